@@ -1,0 +1,40 @@
+# The one test command (README, .ci/run): formatting, vet, staticcheck, Rego tests, and every
+# Go test with the race detector, including the Dex interoperability test.
+SHELL := /bin/bash
+GO ?= go
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+BIN := $(CURDIR)/.bin
+DEX := $(BIN)/dexserver
+
+.PHONY: test fmt-check vet staticcheck gotest dex bench fuzz run
+
+test: fmt-check vet staticcheck gotest
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.bin/*')); \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+staticcheck:
+	$(GO) run $(STATICCHECK) ./...
+
+# Dex is a separate module (tools/dexserver) so its dependencies stay out of go.mod.
+$(DEX): tools/dexserver/go.mod tools/dexserver/go.sum $(wildcard tools/dexserver/*.go)
+	@mkdir -p $(BIN)
+	cd tools/dexserver && $(GO) build -o $(DEX) .
+
+dex: $(DEX)
+
+gotest: $(DEX)
+	GATEHOUSE_DEX_BIN=$(DEX) $(GO) test -race -count=1 ./...
+
+# Benchmarks (not part of `make test`); numbers go to BENCHMARKS.md.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./proxy/...
+
+# A short fuzzing pass over every parser.
+fuzz:
+	$(GO) test ./proxy/mcpmsg -run '^$$' -fuzz FuzzDecodeStrict -fuzztime 30s
+	$(GO) test ./proxy/mcpmsg -run '^$$' -fuzz FuzzParse -fuzztime 30s

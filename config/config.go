@@ -1,0 +1,511 @@
+// Package config loads and validates gatehouse.yaml, the one file that describes a Gatehouse
+// deployment. The authz service, the control plane and the dev command all read it, so every
+// field is validated here once and every error names the field it is about.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the whole platform configuration.
+type Config struct {
+	// PublicURL is the base URL clients use to reach the edge, without a trailing slash.
+	// A server's resource URI (and token audience) is PublicURL + "/mcp/" + name.
+	PublicURL string         `yaml:"public_url"`
+	OIDC      OIDC           `yaml:"oidc"`
+	Authz     Authz          `yaml:"authz"`
+	Policy    Policy         `yaml:"policy"`
+	Servers   []Server       `yaml:"servers"`
+	Vault     Vault          `yaml:"vault"`
+	Temporal  Temporal       `yaml:"temporal"`
+	Log       Log            `yaml:"log"`
+	byName    map[string]int `yaml:"-"`
+}
+
+// OIDC configures access-token verification.
+type OIDC struct {
+	Issuer string `yaml:"issuer"`
+	// Algorithms is the signing-algorithm allowlist. Only asymmetric algorithms are accepted.
+	Algorithms []string `yaml:"algorithms"`
+	// ClockSkew is how far past `exp` (and before `nbf`) a token is still accepted.
+	ClockSkew time.Duration `yaml:"clock_skew"`
+	// JWKSMinRefreshInterval rate-limits JWKS refreshes triggered by an unknown `kid`.
+	JWKSMinRefreshInterval time.Duration `yaml:"jwks_min_refresh_interval"`
+	// JWKSRefreshInterval is how often keys are refreshed in the background.
+	JWKSRefreshInterval time.Duration `yaml:"jwks_refresh_interval"`
+	// RequireJWTAccessTokenType accepts only tokens whose `typ` header is `at+jwt` (RFC 9068).
+	RequireJWTAccessTokenType bool `yaml:"require_at_jwt_type"`
+	// Claims names the claims that carry groups, scopes, amr, email and client id; IdPs differ.
+	Claims Claims `yaml:"claims"`
+	// TokenCacheSize bounds the cache of already-verified tokens (0 disables it).
+	TokenCacheSize int `yaml:"token_cache_size"`
+}
+
+// Claims maps identity attributes to claim names. A dotted name (`realm_access.roles`)
+// reaches into nested objects, as Keycloak needs.
+type Claims struct {
+	Groups   string   `yaml:"groups"`
+	Scopes   []string `yaml:"scopes"`
+	AMR      string   `yaml:"amr"`
+	Email    string   `yaml:"email"`
+	ClientID []string `yaml:"client_id"`
+}
+
+// Authz configures the ext_authz service.
+type Authz struct {
+	GRPCListen string `yaml:"grpc_listen"`
+	HTTPListen string `yaml:"http_listen"`
+	// MaxBodyBytes is the largest MCP message accepted; the edge buffers up to this and
+	// answers 413 beyond it. The gRPC message limit is always set above it.
+	MaxBodyBytes int `yaml:"max_body_bytes"`
+	// DenyMode chooses how a policy denial of a request is answered: "jsonrpc" (HTTP 200
+	// carrying a JSON-RPC error, so agents carry on) or "http" (HTTP 403).
+	DenyMode string `yaml:"deny_mode"`
+	// AllowedOrigins lists browser origins allowed to call the edge. Requests without an
+	// Origin header (non-browser clients) are not affected. Empty means only PublicURL's origin.
+	AllowedOrigins []string `yaml:"allowed_origins"`
+	// ShutdownGrace bounds how long in-flight checks may finish after SIGTERM.
+	ShutdownGrace time.Duration `yaml:"shutdown_grace"`
+}
+
+// Policy configures OPA evaluation.
+type Policy struct {
+	Dir            string        `yaml:"dir"`
+	ReloadInterval time.Duration `yaml:"reload_interval"`
+	EvalTimeout    time.Duration `yaml:"eval_timeout"`
+	// DryRun allows every request that passed authentication and parsing and logs what the
+	// policy would have denied.
+	DryRun bool `yaml:"dry_run"`
+}
+
+// Server is one MCP server (adapter) behind the edge.
+type Server struct {
+	Name string `yaml:"name"`
+	// Upstream is the adapter's base URL, e.g. http://catalyst-center:8080.
+	Upstream string `yaml:"upstream"`
+	// Scopes a token must carry to use this server at all (403 insufficient_scope otherwise).
+	Scopes []string `yaml:"scopes"`
+	// Audiences accepted for this server's tokens. Empty means exactly the server's resource
+	// URI (RFC 8707); list client ids here for IdPs that cannot mint resource audiences.
+	Audiences []string `yaml:"audiences"`
+	// Description is shown in protected resource metadata as resource_name.
+	Description string `yaml:"description"`
+	// Timeout bounds one upstream request (used by the edge).
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// Vault configures where adapters read upstream credentials.
+type Vault struct {
+	Address string `yaml:"address"`
+	// Auth is "token", "approle" or "kubernetes".
+	Auth    string `yaml:"auth"`
+	KVMount string `yaml:"kv_mount"`
+	// RoleIDFile and SecretIDFile hold AppRole credentials; KubernetesRole names the role for
+	// Kubernetes auth. Secrets themselves never live in this file.
+	RoleIDFile     string `yaml:"role_id_file"`
+	SecretIDFile   string `yaml:"secret_id_file"`
+	KubernetesRole string `yaml:"kubernetes_role"`
+}
+
+// Temporal configures the workflow service.
+type Temporal struct {
+	Address   string `yaml:"address"`
+	Namespace string `yaml:"namespace"`
+	TaskQueue string `yaml:"task_queue"`
+}
+
+// Log configures process logs.
+type Log struct {
+	Level string `yaml:"level"`
+	// Format is "json" (ECS, the default) or "console".
+	Format string `yaml:"format"`
+}
+
+// Load reads and validates the config file at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	cfg, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// Parse decodes YAML, rejecting unknown keys, applies defaults and validates.
+func Parse(data []byte) (*Config, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var cfg Config
+	if err := dec.Decode(&cfg); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, errors.New("config is empty")
+		}
+		return nil, friendlyYAMLError(err)
+	}
+	// A second document would be silently ignored; refuse it.
+	var extra any
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return nil, errors.New("config must be a single YAML document")
+	}
+	cfg.applyDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+var yamlTypeName = regexp.MustCompile(`not found in type config\.(\w+)`)
+
+// friendlyYAMLError rewrites "field x not found in type config.Server" into wording
+// that a person editing YAML understands.
+func friendlyYAMLError(err error) error {
+	msg := strings.ReplaceAll(err.Error(), "yaml: unmarshal errors:\n  ", "")
+	msg = yamlTypeName.ReplaceAllStringFunc(msg, func(s string) string {
+		return "is not a known key in " + sectionName(yamlTypeName.FindStringSubmatch(s)[1])
+	})
+	return errors.New(msg)
+}
+
+func sectionName(goType string) string {
+	switch goType {
+	case "Config":
+		return "the top level"
+	case "Server":
+		return "a servers entry"
+	default:
+		return "the " + strings.ToLower(goType) + " section"
+	}
+}
+
+// Defaults, chosen so that a minimal file runs safely.
+const (
+	DefaultMaxBodyBytes = 1 << 20
+	DefaultClockSkew    = 30 * time.Second
+)
+
+func (c *Config) applyDefaults() {
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	c.OIDC.Issuer = strings.TrimSpace(c.OIDC.Issuer)
+	if len(c.OIDC.Algorithms) == 0 {
+		c.OIDC.Algorithms = []string{"RS256", "ES256"}
+	}
+	if c.OIDC.ClockSkew == 0 {
+		c.OIDC.ClockSkew = DefaultClockSkew
+	}
+	if c.OIDC.JWKSMinRefreshInterval == 0 {
+		c.OIDC.JWKSMinRefreshInterval = 30 * time.Second
+	}
+	if c.OIDC.JWKSRefreshInterval == 0 {
+		c.OIDC.JWKSRefreshInterval = 15 * time.Minute
+	}
+	if c.OIDC.TokenCacheSize == 0 {
+		c.OIDC.TokenCacheSize = 10000
+	}
+	cl := &c.OIDC.Claims
+	if cl.Groups == "" {
+		cl.Groups = "groups"
+	}
+	if len(cl.Scopes) == 0 {
+		cl.Scopes = []string{"scope", "scp"}
+	}
+	if cl.AMR == "" {
+		cl.AMR = "amr"
+	}
+	if cl.Email == "" {
+		cl.Email = "email"
+	}
+	if len(cl.ClientID) == 0 {
+		cl.ClientID = []string{"client_id", "azp", "cid"}
+	}
+	if c.Authz.GRPCListen == "" {
+		c.Authz.GRPCListen = "127.0.0.1:9191"
+	}
+	if c.Authz.HTTPListen == "" {
+		c.Authz.HTTPListen = "127.0.0.1:9192"
+	}
+	if c.Authz.MaxBodyBytes == 0 {
+		c.Authz.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.Authz.DenyMode == "" {
+		c.Authz.DenyMode = DenyJSONRPC
+	}
+	if c.Authz.ShutdownGrace == 0 {
+		c.Authz.ShutdownGrace = 10 * time.Second
+	}
+	if c.Policy.Dir == "" {
+		c.Policy.Dir = "policies"
+	}
+	if c.Policy.ReloadInterval == 0 {
+		c.Policy.ReloadInterval = 2 * time.Second
+	}
+	if c.Policy.EvalTimeout == 0 {
+		c.Policy.EvalTimeout = 100 * time.Millisecond
+	}
+	for i := range c.Servers {
+		if c.Servers[i].Timeout == 0 {
+			c.Servers[i].Timeout = 60 * time.Second
+		}
+	}
+	if c.Vault.Auth == "" {
+		c.Vault.Auth = "token"
+	}
+	if c.Vault.KVMount == "" {
+		c.Vault.KVMount = "secret"
+	}
+	if c.Temporal.Namespace == "" {
+		c.Temporal.Namespace = "default"
+	}
+	if c.Temporal.TaskQueue == "" {
+		c.Temporal.TaskQueue = "gatehouse-deployments"
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = "info"
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = "json"
+	}
+	c.index()
+}
+
+func (c *Config) index() {
+	c.byName = make(map[string]int, len(c.Servers))
+	for i, s := range c.Servers {
+		if _, dup := c.byName[s.Name]; !dup {
+			c.byName[s.Name] = i
+		}
+	}
+}
+
+// Deny modes.
+const (
+	DenyJSONRPC = "jsonrpc"
+	DenyHTTP    = "http"
+)
+
+// serverName is a DNS label: it becomes a path segment, a cluster name and a host name.
+var serverName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+// asymmetricAlgs are the JOSE algorithms a verifier can check with a public JWKS key.
+// HMAC algorithms are refused outright: with a public JWKS they enable key confusion.
+var asymmetricAlgs = map[string]bool{
+	"RS256": true, "RS384": true, "RS512": true,
+	"PS256": true, "PS384": true, "PS512": true,
+	"ES256": true, "ES384": true, "ES512": true,
+	"EdDSA": true,
+}
+
+// Validate checks the whole config and reports every problem, each naming its field.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+	}
+	if c.PublicURL == "" {
+		bad("public_url", "is required")
+	} else if err := checkBaseURL(c.PublicURL); err != nil {
+		bad("public_url", "%v", err)
+	} else if u, _ := url.Parse(c.PublicURL); u.Path != "" {
+		// RFC 9728 puts the well-known segment between host and path; serving the edge at a
+		// sub-path would move every metadata URL, so the edge owns its host's root.
+		bad("public_url", "%q must not have a path: the edge serves /mcp/<name> at the host's root", c.PublicURL)
+	}
+	if c.OIDC.Issuer == "" {
+		bad("oidc.issuer", "is required")
+	} else if err := checkBaseURL(c.OIDC.Issuer); err != nil {
+		bad("oidc.issuer", "%v", err)
+	}
+	for i, alg := range c.OIDC.Algorithms {
+		if !asymmetricAlgs[alg] {
+			bad(fmt.Sprintf("oidc.algorithms[%d]", i), "%q is not an allowed asymmetric JOSE algorithm (HS*, none are refused)", alg)
+		}
+	}
+	if c.OIDC.ClockSkew < 0 || c.OIDC.ClockSkew > 5*time.Minute {
+		bad("oidc.clock_skew", "must be between 0s and 5m, got %s", c.OIDC.ClockSkew)
+	}
+	if c.OIDC.JWKSMinRefreshInterval < time.Second {
+		bad("oidc.jwks_min_refresh_interval", "must be at least 1s, got %s", c.OIDC.JWKSMinRefreshInterval)
+	}
+	if c.OIDC.JWKSRefreshInterval < c.OIDC.JWKSMinRefreshInterval {
+		bad("oidc.jwks_refresh_interval", "must be at least jwks_min_refresh_interval")
+	}
+	if c.OIDC.TokenCacheSize < 0 {
+		bad("oidc.token_cache_size", "must not be negative")
+	}
+	if err := checkListen(c.Authz.GRPCListen); err != nil {
+		bad("authz.grpc_listen", "%v", err)
+	}
+	if err := checkListen(c.Authz.HTTPListen); err != nil {
+		bad("authz.http_listen", "%v", err)
+	}
+	if c.Authz.MaxBodyBytes < 1024 || c.Authz.MaxBodyBytes > 64<<20 {
+		bad("authz.max_body_bytes", "must be between 1024 and 67108864, got %d", c.Authz.MaxBodyBytes)
+	}
+	if c.Authz.DenyMode != DenyJSONRPC && c.Authz.DenyMode != DenyHTTP {
+		bad("authz.deny_mode", "must be %q or %q, got %q", DenyJSONRPC, DenyHTTP, c.Authz.DenyMode)
+	}
+	for i, o := range c.Authz.AllowedOrigins {
+		if o == "*" {
+			bad(fmt.Sprintf("authz.allowed_origins[%d]", i), "a wildcard origin defeats DNS-rebinding protection; list origins")
+			continue
+		}
+		if u, err := url.Parse(o); err != nil || u.Scheme == "" || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			bad(fmt.Sprintf("authz.allowed_origins[%d]", i), "%q is not an origin (scheme://host[:port])", o)
+		}
+	}
+	if c.Policy.ReloadInterval < 100*time.Millisecond {
+		bad("policy.reload_interval", "must be at least 100ms")
+	}
+	if c.Policy.EvalTimeout <= 0 || c.Policy.EvalTimeout > 10*time.Second {
+		bad("policy.eval_timeout", "must be between 1ns and 10s")
+	}
+	if len(c.Servers) == 0 {
+		bad("servers", "at least one server is required")
+	}
+	seen := map[string]bool{}
+	for i, s := range c.Servers {
+		f := fmt.Sprintf("servers[%d]", i)
+		switch {
+		case s.Name == "":
+			bad(f+".name", "is required")
+		case !serverName.MatchString(s.Name):
+			bad(f+".name", "%q must be a lower-case DNS label (a-z, 0-9, -)", s.Name)
+		case seen[s.Name]:
+			bad(f+".name", "%q is used twice", s.Name)
+		}
+		seen[s.Name] = true
+		if s.Upstream == "" {
+			bad(f+".upstream", "is required")
+		} else if u, err := url.Parse(s.Upstream); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad(f+".upstream", "%q must be an http(s) URL", s.Upstream)
+		}
+		for j, sc := range s.Scopes {
+			if sc == "" || strings.ContainsAny(sc, " \"\\") {
+				bad(fmt.Sprintf("%s.scopes[%d]", f, j), "%q is not a valid scope token", sc)
+			}
+		}
+		for j, a := range s.Audiences {
+			if a == "" {
+				bad(fmt.Sprintf("%s.audiences[%d]", f, j), "must not be empty")
+			}
+		}
+		if s.Timeout < 0 {
+			bad(f+".timeout", "must not be negative")
+		}
+	}
+	switch c.Vault.Auth {
+	case "token", "approle", "kubernetes":
+	default:
+		bad("vault.auth", "must be token, approle or kubernetes, got %q", c.Vault.Auth)
+	}
+	if c.Vault.Address != "" {
+		if _, err := url.Parse(c.Vault.Address); err != nil {
+			bad("vault.address", "%v", err)
+		}
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "must be debug, info, warn or error, got %q", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "json", "console":
+	default:
+		bad("log.format", "must be json or console, got %q", c.Log.Format)
+	}
+	return errors.Join(errs...)
+}
+
+// checkBaseURL accepts https URLs, and http only for loopback hosts (development).
+func checkBaseURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("%q is not a URL", raw)
+	}
+	if u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("%q must be an absolute URL without query or fragment", raw)
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		if isLoopback(u.Hostname()) {
+			return nil
+		}
+		return fmt.Errorf("%q must use https (http is accepted only for loopback hosts)", raw)
+	default:
+		return fmt.Errorf("%q must be an https URL", raw)
+	}
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func checkListen(addr string) error {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return fmt.Errorf("%q is not host:port", addr)
+	}
+	return nil
+}
+
+// Server returns the server with the given name.
+func (c *Config) Server(name string) (*Server, bool) {
+	i, ok := c.byName[name]
+	if !ok {
+		return nil, false
+	}
+	return &c.Servers[i], true
+}
+
+// ResourceURI is the server's canonical resource URI and default token audience.
+func (c *Config) ResourceURI(server string) string {
+	return c.PublicURL + MCPPath(server)
+}
+
+// MCPPath is the edge path of a server's MCP endpoint.
+func MCPPath(server string) string { return "/mcp/" + server }
+
+// WellKnownPRM is the path of the root protected resource metadata document (RFC 9728).
+const WellKnownPRM = "/.well-known/oauth-protected-resource"
+
+// MetadataURL is the absolute URL of a server's protected resource metadata (RFC 9728 §3.1:
+// the well-known segment is inserted between host and path).
+func (c *Config) MetadataURL(server string) string {
+	return c.PublicURL + WellKnownPRM + MCPPath(server)
+}
+
+// Audiences returns the audiences a token for server must carry one of.
+func (c *Config) Audiences(server string) []string {
+	s, ok := c.Server(server)
+	if ok && len(s.Audiences) > 0 {
+		return s.Audiences
+	}
+	return []string{c.ResourceURI(server)}
+}
+
+// Origin returns the scheme://host[:port] of PublicURL.
+func (c *Config) Origin() string {
+	u, err := url.Parse(c.PublicURL)
+	if err != nil {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
+}
