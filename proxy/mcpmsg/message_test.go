@@ -1,0 +1,281 @@
+package mcpmsg
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+func post(body string, headers ...string) HTTPRequest {
+	h := map[string]string{"content-type": "application/json"}
+	for i := 0; i+1 < len(headers); i += 2 {
+		h[headers[i]] = headers[i+1]
+	}
+	return HTTPRequest{Method: http.MethodPost, Header: func(n string) string { return h[n] }, Body: []byte(body)}
+}
+
+func wantError(t *testing.T, r HTTPRequest, status, code int) *Error {
+	t.Helper()
+	m, err := Parse(r)
+	if err == nil {
+		t.Fatalf("accepted %q as %+v; want HTTP %d / JSON-RPC %d", r.Body, m, status, code)
+	}
+	var e *Error
+	if !errors.As(err, &e) {
+		t.Fatalf("error %v is not an *Error", err)
+	}
+	if e.Status != status || e.Code != code {
+		t.Fatalf("body %q: got HTTP %d / JSON-RPC %d (%s); want %d / %d", r.Body, e.Status, e.Code, e.Message, status, code)
+	}
+	return e
+}
+
+func mustParse(t *testing.T, r HTTPRequest) *Message {
+	t.Helper()
+	m, err := Parse(r)
+	if err != nil {
+		t.Fatalf("Parse(%q): %v", r.Body, err)
+	}
+	return m
+}
+
+const call = `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"list_devices","arguments":{"limit":5}}}`
+
+func modernCall(name string) string {
+	return `{"jsonrpc":"2.0","id":"a1","method":"tools/call","params":{"name":"` + name + `","arguments":{},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}`
+}
+
+func TestParseToolsCall(t *testing.T) {
+	m := mustParse(t, post(call, HeaderProtocolVersion, Version20250618))
+	if m.Kind != KindRequest || m.Method != "tools/call" || m.Name != "list_devices" || m.ID != json.Number("7") {
+		t.Fatalf("got %+v", m)
+	}
+	if m.Arguments["limit"] != json.Number("5") || m.ProtocolVersion != Version20250618 || m.Modern {
+		t.Fatalf("got %+v", m)
+	}
+}
+
+// checklist 1
+func TestBatchRejected(t *testing.T) {
+	for _, v := range []string{"", Version20250618, Version20251125} {
+		wantError(t, post(`[`+call+`]`, HeaderProtocolVersion, v), 400, CodeInvalidRequest)
+	}
+}
+
+// checklist 2
+func TestContentType(t *testing.T) {
+	for _, ct := range []string{"", "text/plain", "application/jsonx", "application/json; charset=latin1", "multipart/form-data; boundary=x"} {
+		wantError(t, post(call, "content-type", ct), 415, CodeInvalidRequest)
+	}
+	mustParse(t, post(call, "content-type", "application/json; charset=UTF-8"))
+}
+
+// checklist 3
+func TestDuplicateAndCaseKeys(t *testing.T) {
+	for _, body := range []string{
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","method":"tools/list"}`,
+		`{"jsonrpc":"2.0","id":1,"method":"tools/list","Method":"tools/call"}`,
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a","NAME":"deploy_template"}}`,
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a","arguments":{"x":1,"x":2}}}`,
+		// U+212A KELVIN SIGN folds to k: Go's encoding/json would match it to "kind".
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a","arguments":{"kind":1,"\u212aind":2}}}`,
+	} {
+		wantError(t, post(body), 400, CodeParseError)
+	}
+	// A large object takes the map path of the duplicate check.
+	var b strings.Builder
+	b.WriteString(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a","arguments":{`)
+	for i := range 40 {
+		b.WriteString(`"k` + string(rune('a'+i%26)) + strings.Repeat("x", i/26) + `":1,`)
+	}
+	b.WriteString(`"KA":2}}}`)
+	wantError(t, post(b.String()), 400, CodeParseError)
+}
+
+// checklist 4
+func TestTruncatedAndInvalid(t *testing.T) {
+	for _, body := range []string{
+		call[:len(call)-1], call[:40], `{"jsonrpc":"2.0"`, ``, `{}x`, "\xef\xbb\xbf" + call,
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"\xff"}}`,
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"\ud800"}}`,
+		`{"jsonrpc":"2.0","id":01,"method":"ping"}`,
+		`{"jsonrpc":"2.0","id":1,"method":"ping",}`,
+		strings.Repeat("[", 100) + strings.Repeat("]", 100),
+	} {
+		wantError(t, post(body), 400, CodeParseError)
+	}
+}
+
+// checklist 6
+func TestEnvelope(t *testing.T) {
+	for _, body := range []string{
+		`{"jsonrpc":"1.0","id":1,"method":"ping"}`,
+		`{"jsonrpc":2.0,"id":1,"method":"ping"}`,
+		`{"id":1,"method":"ping"}`,
+		`{"jsonrpc":"2.0","id":null,"method":"ping"}`,
+		`{"jsonrpc":"2.0","id":{"a":1},"method":"ping"}`,
+		`{"jsonrpc":"2.0","id":[1],"method":"ping"}`,
+		`{"jsonrpc":"2.0","id":1.5,"method":"ping"}`,
+		`{"jsonrpc":"2.0","id":true,"method":"ping"}`,
+		`{"jsonrpc":"2.0","id":1,"method":7}`,
+		`{"jsonrpc":"2.0","id":1,"method":""}`,
+		`{"jsonrpc":"2.0","id":1,"method":"ping","params":[1]}`,
+		`{"jsonrpc":"2.0","id":1,"method":"ping","extra":1}`,
+		`{"jsonrpc":"2.0","id":1,"method":"ping","result":{}}`,
+		`{"jsonrpc":"2.0","id":1,"result":{},"error":{"code":1}}`,
+		`{"jsonrpc":"2.0","result":{}}`,
+		`{"jsonrpc":"2.0","id":1}`,
+		`"just a string"`,
+	} {
+		wantError(t, post(body), 400, CodeInvalidRequest)
+	}
+	e := wantError(t, post(`{"jsonrpc":"1.0","id":"abc","method":"ping"}`), 400, CodeInvalidRequest)
+	if e.ID != "abc" {
+		t.Fatalf("error does not echo the id: %#v", e.ID)
+	}
+}
+
+func TestParamsChecked(t *testing.T) {
+	for _, body := range []string{
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{}}`,
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":5}}`,
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","arguments":[1]}}`,
+		`{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{}}`,
+		`{"jsonrpc":"2.0","id":1,"method":"completion/complete","params":{"ref":{"type":"ref/other"}}}`,
+		`{"jsonrpc":"2.0","id":1,"method":"tasks/get","params":{"taskId":3}}`,
+	} {
+		e := wantError(t, post(body), 400, CodeInvalidParams)
+		if e.ID != json.Number("1") {
+			t.Fatalf("id not echoed: %#v", e.ID)
+		}
+	}
+	m := mustParse(t, post(`{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"cc://devices/1"}}`))
+	if m.URI != "cc://devices/1" {
+		t.Fatal(m.URI)
+	}
+	m = mustParse(t, post(`{"jsonrpc":"2.0","id":1,"method":"completion/complete","params":{"ref":{"type":"ref/prompt","name":"p"},"argument":{"name":"a","value":"b"}}}`))
+	if m.Name != "p" || m.Ref["type"] != "ref/prompt" {
+		t.Fatalf("%+v", m)
+	}
+}
+
+// checklist 7
+func TestUnsupportedVersion(t *testing.T) {
+	for _, v := range []string{"2024-11-05", "2025-03-26", "banana"} {
+		wantError(t, post(call, HeaderProtocolVersion, v), 400, CodeUnsupportedProtocolVersion)
+	}
+	mustParse(t, post(modernCall("x"), HeaderProtocolVersion, Version20260728, HeaderMethod, "tools/call", HeaderName, "x"))
+}
+
+// checklist 8
+func TestModernHeadersMustAgree(t *testing.T) {
+	pv := Version20260728
+	ok := mustParse(t, post(modernCall("list_devices"), HeaderProtocolVersion, pv, HeaderMethod, "tools/call", HeaderName, "list_devices"))
+	if !ok.Modern || ok.ProtocolVersion != pv || ok.Name != "list_devices" {
+		t.Fatalf("%+v", ok)
+	}
+	// Base64-wrapped Mcp-Name (SEP-2243) for a non-ASCII name.
+	mustParse(t, post(modernCall("gerät"), HeaderProtocolVersion, pv, HeaderMethod, "tools/call", HeaderName, "=?base64?Z2Vyw6R0?="))
+
+	cases := []struct {
+		name string
+		r    HTTPRequest
+	}{
+		{"method header disagrees", post(modernCall("list_devices"), HeaderProtocolVersion, pv, HeaderMethod, "tools/list", HeaderName, "list_devices")},
+		{"name header disagrees", post(modernCall("deploy_template"), HeaderProtocolVersion, pv, HeaderMethod, "tools/call", HeaderName, "list_devices")},
+		{"method header missing", post(modernCall("x"), HeaderProtocolVersion, pv, HeaderName, "x")},
+		{"name header missing", post(modernCall("x"), HeaderProtocolVersion, pv, HeaderMethod, "tools/call")},
+		{"version header missing", post(modernCall("x"), HeaderMethod, "tools/call", HeaderName, "x")},
+		{"version header disagrees with _meta", post(strings.Replace(modernCall("x"), Version20260728, "2026-09-09", 1), HeaderProtocolVersion, pv, HeaderMethod, "tools/call", HeaderName, "x")},
+		{"bad base64", post(modernCall("x"), HeaderProtocolVersion, pv, HeaderMethod, "tools/call", HeaderName, "=?base64?***?=")},
+		{"orphan name header", post(`{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}`, HeaderProtocolVersion, pv, HeaderMethod, "tools/list", HeaderName, "deploy_template")},
+		{"last-event-id", post(modernCall("x"), HeaderProtocolVersion, pv, HeaderMethod, "tools/call", HeaderName, "x", HeaderLastEventID, "5")},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := wantError(t, c.r, 400, CodeHeaderMismatch)
+			if e.ID != "a1" && e.ID != json.Number("1") {
+				t.Fatalf("id not echoed: %#v", e.ID)
+			}
+		})
+	}
+	// A modern request without _meta version is invalid params, per mcp-go and the spec.
+	wantError(t, post(call, HeaderProtocolVersion, pv, HeaderMethod, "tools/call", HeaderName, "list_devices"), 400, CodeInvalidParams)
+}
+
+// checklist 9
+func TestLegacyBodyIsAuthoritative(t *testing.T) {
+	// Mcp-Method / Mcp-Name mean nothing before 2026-07-28: a lying header changes nothing.
+	for _, v := range []string{"", Version20250618, Version20251125} {
+		m := mustParse(t, post(call, HeaderProtocolVersion, v, HeaderMethod, "tools/list", HeaderName, "harmless"))
+		if m.Method != "tools/call" || m.Name != "list_devices" || m.Modern || m.ProtocolVersion != v {
+			t.Fatalf("version %q: %+v", v, m)
+		}
+	}
+	m := mustParse(t, post(`{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"c","version":"1"}}}`))
+	if m.ProtocolVersion != Version20251125 {
+		t.Fatalf("initialize version: %q", m.ProtocolVersion)
+	}
+}
+
+func TestNotificationsAndResponses(t *testing.T) {
+	m := mustParse(t, post(`{"jsonrpc":"2.0","method":"notifications/initialized"}`, HeaderProtocolVersion, Version20250618))
+	if m.Kind != KindNotification || m.ID != nil {
+		t.Fatalf("%+v", m)
+	}
+	m = mustParse(t, post(`{"jsonrpc":"2.0","id":"s-1","result":{"action":"accept"}}`, HeaderProtocolVersion, Version20251125))
+	if m.Kind != KindResponse || m.ID != "s-1" {
+		t.Fatalf("%+v", m)
+	}
+}
+
+func TestGetDelete(t *testing.T) {
+	h := map[string]string{HeaderSessionID: "s1", HeaderProtocolVersion: Version20251125}
+	r := HTTPRequest{Method: http.MethodGet, Header: func(n string) string { return h[n] }}
+	if m := mustParse(t, r); m.Kind != KindStream || m.SessionID != "s1" {
+		t.Fatalf("%+v", m)
+	}
+	r.Method = http.MethodDelete
+	if m := mustParse(t, r); m.Kind != KindSessionEnd {
+		t.Fatalf("%+v", m)
+	}
+	// checklist 34: no GET/DELETE in 2026-07-28.
+	h[HeaderProtocolVersion] = Version20260728
+	e := wantError(t, r, 405, CodeInvalidRequest)
+	if e.Allow != "POST" {
+		t.Fatal(e.Allow)
+	}
+	r.Method = http.MethodPut
+	wantError(t, r, 405, CodeInvalidRequest)
+}
+
+// The strict decoder must agree with encoding/json on everything it accepts.
+func TestDecodeAgreesWithStdlib(t *testing.T) {
+	for _, s := range []string{
+		`{"a":"\u00e9\ud83d\ude00\n\"","b":[1,-2.5e3,0,true,false,null],"c":{}}`,
+		` [ ] `, `"x"`, `-0`, `1E+2`,
+	} {
+		assertSameAsStdlib(t, []byte(s))
+	}
+}
+
+func assertSameAsStdlib(t *testing.T, data []byte) {
+	t.Helper()
+	ours, err := decodeStrict(data)
+	if err != nil {
+		return
+	}
+	d := json.NewDecoder(strings.NewReader(string(data)))
+	d.UseNumber()
+	var std any
+	if err := d.Decode(&std); err != nil {
+		t.Fatalf("strict decoder accepted %q but encoding/json refused it: %v", data, err)
+	}
+	a, _ := json.Marshal(ours)
+	b, _ := json.Marshal(std)
+	if string(a) != string(b) {
+		t.Fatalf("decoders disagree on %q:\n ours %s\n std  %s", data, a, b)
+	}
+}
