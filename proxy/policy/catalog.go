@@ -1,0 +1,99 @@
+package policy
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+)
+
+// CatalogFile is the name of the pinned tool catalog inside the policy directory.
+const CatalogFile = "catalog.json"
+
+// Action classes a tool declares.
+const (
+	ActionRead    = "read"
+	ActionWrite   = "write"
+	ActionExecute = "execute"
+)
+
+// Catalog is the pinned tool catalog: for each server, each tool's action class and MCP
+// annotations. It is what policies see as input.tool, never what an adapter says at run time.
+type Catalog struct {
+	Servers map[string]CatalogServer `json:"servers"`
+}
+
+// CatalogServer holds one server's tools.
+type CatalogServer struct {
+	Tools map[string]Tool `json:"tools"`
+}
+
+// Tool is one catalog entry.
+type Tool struct {
+	Action      string      `json:"action"`
+	Annotations Annotations `json:"annotations"`
+	Title       string      `json:"title,omitempty"`
+}
+
+// Annotations are the four MCP tool annotations; all four are required in the catalog.
+type Annotations struct {
+	ReadOnlyHint    *bool `json:"readOnlyHint"`
+	DestructiveHint *bool `json:"destructiveHint"`
+	IdempotentHint  *bool `json:"idempotentHint"`
+	OpenWorldHint   *bool `json:"openWorldHint"`
+}
+
+// Lookup returns the catalog entry of a server's tool.
+func (c *Catalog) Lookup(server, tool string) (Tool, bool) {
+	if c == nil {
+		return Tool{}, false
+	}
+	t, ok := c.Servers[server].Tools[tool]
+	return t, ok
+}
+
+// Input renders a tool as the input.tool document.
+func (t Tool) Input() map[string]any {
+	return map[string]any{
+		"action": t.Action,
+		"annotations": map[string]any{
+			"readOnlyHint":    *t.Annotations.ReadOnlyHint,
+			"destructiveHint": *t.Annotations.DestructiveHint,
+			"idempotentHint":  *t.Annotations.IdempotentHint,
+			"openWorldHint":   *t.Annotations.OpenWorldHint,
+		},
+	}
+}
+
+// ParseCatalog decodes and checks a catalog: every tool has an action class and all four
+// annotations, and a read tool is not marked destructive.
+func ParseCatalog(data []byte) (*Catalog, error) {
+	var c Catalog
+	dec := json.NewDecoder(bytesReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("%s: %w", CatalogFile, err)
+	}
+	servers := make([]string, 0, len(c.Servers))
+	for s := range c.Servers {
+		servers = append(servers, s)
+	}
+	sort.Strings(servers)
+	for _, s := range servers {
+		for name, t := range c.Servers[s].Tools {
+			where := fmt.Sprintf("%s: servers.%s.tools.%s", CatalogFile, s, name)
+			switch t.Action {
+			case ActionRead, ActionWrite, ActionExecute:
+			default:
+				return nil, fmt.Errorf("%s.action: must be read, write or execute, got %q", where, t.Action)
+			}
+			a := t.Annotations
+			if a.ReadOnlyHint == nil || a.DestructiveHint == nil || a.IdempotentHint == nil || a.OpenWorldHint == nil {
+				return nil, fmt.Errorf("%s.annotations: all four of readOnlyHint, destructiveHint, idempotentHint, openWorldHint are required", where)
+			}
+			if t.Action == ActionRead && (!*a.ReadOnlyHint || *a.DestructiveHint) {
+				return nil, fmt.Errorf("%s: a read tool must be readOnlyHint=true and destructiveHint=false", where)
+			}
+		}
+	}
+	return &c, nil
+}
