@@ -1,0 +1,110 @@
+// Command gatehouse runs the parts of the Gatehouse MCP authorization edge.
+//
+//	gatehouse authz --config gatehouse.yaml      the Envoy ext_authz service
+//	gatehouse policy test [--dir policies]       run the policy directory's Rego tests
+//	gatehouse version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/gatehouse-mcp/gatehouse/config"
+	"github.com/gatehouse-mcp/gatehouse/ecslog"
+	"github.com/gatehouse-mcp/gatehouse/proxy/authz"
+	"github.com/gatehouse-mcp/gatehouse/proxy/oidc"
+	"github.com/gatehouse-mcp/gatehouse/proxy/policy"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `gatehouse: an authorization edge for the Model Context Protocol
+
+Usage:
+  gatehouse authz --config gatehouse.yaml   run the ext_authz service Envoy calls
+  gatehouse policy test [--dir policies]    compile and test a policy directory, as the service would
+  gatehouse version                         print the version
+`
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "gatehouse:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command given")
+	}
+	switch args[0] {
+	case "authz":
+		return runAuthz(ctx, args[1:], stdout)
+	case "policy":
+		return runPolicy(ctx, args[1:], stdout)
+	case "version":
+		fmt.Fprintln(stdout, "gatehouse", version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("unknown command %q", args[0])
+	}
+}
+
+func runAuthz(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("authz", flag.ContinueOnError)
+	path := fs.String("config", "gatehouse.yaml", "platform config file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		return err
+	}
+	log, err := ecslog.New(stdout, "gatehouse-authz", cfg.Log.Level, cfg.Log.Format)
+	if err != nil {
+		return err
+	}
+	grpcLis, err := net.Listen("tcp", cfg.Authz.GRPCListen)
+	if err != nil {
+		return fmt.Errorf("authz.grpc_listen: %w", err)
+	}
+	httpLis, err := net.Listen("tcp", cfg.Authz.HTTPListen)
+	if err != nil {
+		return fmt.Errorf("authz.http_listen: %w", err)
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return authz.NewService(cfg, log, oidc.Options{}).Run(ctx, grpcLis, httpLis)
+}
+
+func runPolicy(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) == 0 || args[0] != "test" {
+		return errors.New("usage: gatehouse policy test [--dir policies]")
+	}
+	fs := flag.NewFlagSet("policy test", flag.ContinueOnError)
+	dir := fs.String("dir", "policies", "policy directory")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	log, _ := ecslog.New(io.Discard, "gatehouse", "error", "json")
+	eng := policy.NewEngine(*dir, 0, log, nil)
+	if _, err := eng.Reload(ctx); err != nil {
+		return fmt.Errorf("%s refused: %w", *dir, err)
+	}
+	rev := eng.Current()
+	fmt.Fprintf(stdout, "%s: revision %s accepted, %d Rego tests passed\n", *dir, rev.ID, rev.Tests)
+	return nil
+}
