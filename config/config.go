@@ -46,6 +46,10 @@ type OIDC struct {
 	JWKSRefreshInterval time.Duration `yaml:"jwks_refresh_interval"`
 	// RequireJWTAccessTokenType accepts only tokens whose `typ` header is `at+jwt` (RFC 9068).
 	RequireJWTAccessTokenType bool `yaml:"require_at_jwt_type"`
+	// IDTokenClaims are claims only this IdP's ID tokens carry; a token with any of them is
+	// refused as an ID token. Default: nonce, at_hash, c_hash (OIDC Core). Dex puts at_hash
+	// into its access tokens too, so with Dex set this to [] and rely on the audience.
+	IDTokenClaims *[]string `yaml:"id_token_claims"`
 	// Claims names the claims that carry groups, scopes, amr, email and client id; IdPs differ.
 	Claims Claims `yaml:"claims"`
 	// TokenCacheSize bounds the cache of already-verified tokens (0 disables it).
@@ -211,6 +215,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.OIDC.JWKSRefreshInterval == 0 {
 		c.OIDC.JWKSRefreshInterval = 15 * time.Minute
+	}
+	if c.OIDC.IDTokenClaims == nil {
+		c.OIDC.IDTokenClaims = &[]string{"nonce", "at_hash", "c_hash"}
 	}
 	if c.OIDC.TokenCacheSize == 0 {
 		c.OIDC.TokenCacheSize = 10000

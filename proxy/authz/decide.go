@@ -79,13 +79,28 @@ func (s *Server) buildInput(req *authv3.CheckRequest, r *request, tool map[strin
 			}
 		}
 	}
-	in["subject"] = subjectInput(r.identity)
-	in["mcp"] = mcpInput(r)
+	in["subject"] = r.identity.Memo(subjectValue)
+	mcp, err := mcpInput(r)
+	if err != nil {
+		return nil, err
+	}
+	in["mcp"] = mcp
 	if tool != nil {
 		in["tool"] = tool
 	}
 	in["now"] = s.now().UTC().Format(time.RFC3339)
 	return ast.InterfaceToValue(in)
+}
+
+// subjectValue is input.subject as an OPA value; it is computed once per verified token.
+func subjectValue(id *oidc.Identity) any {
+	v, err := ast.InterfaceToValue(subjectInput(id))
+	if err != nil {
+		// Claims come from json.Unmarshal, which InterfaceToValue always handles; fall back
+		// to the plain map, which the caller converts (and reports) again.
+		return subjectInput(id)
+	}
+	return v
 }
 
 func subjectInput(id *oidc.Identity) map[string]any {
@@ -108,7 +123,9 @@ func nonNil(s []string) []string {
 	return s
 }
 
-func mcpInput(r *request) map[string]any {
+// mcpInput is input.mcp. params is converted once and arguments taken from it, so a large
+// argument object is not converted twice.
+func mcpInput(r *request) (map[string]any, error) {
 	m := r.msg
 	out := map[string]any{
 		"server":           r.server,
@@ -134,20 +151,28 @@ func mcpInput(r *request) map[string]any {
 	if m.Ref != nil {
 		out["ref"] = m.Ref
 	}
+	var params ast.Value
+	if m.Params != nil {
+		v, err := ast.InterfaceToValue(m.Params)
+		if err != nil {
+			return nil, err
+		}
+		params = v
+		out["params"] = v
+	}
 	if m.Method == "tools/call" || m.Method == "prompts/get" {
-		args := m.Arguments
-		if args == nil {
-			args = map[string]any{}
+		var args ast.Value = ast.NewObject()
+		if obj, ok := params.(ast.Object); ok && m.Arguments != nil {
+			if a := obj.Get(ast.InternedTerm("arguments")); a != nil {
+				args = a.Value
+			}
 		}
 		out["arguments"] = args
-	}
-	if m.Params != nil {
-		out["params"] = m.Params
 	}
 	if m.SessionID != "" {
 		out["session_id"] = m.SessionID
 	}
-	return out
+	return out, nil
 }
 
 // Headers the edge sets on an allowed request; they overwrite any client-sent value.

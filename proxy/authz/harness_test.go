@@ -47,7 +47,7 @@ func (b *syncBuffer) String() string {
 }
 
 // lines returns the JSON log lines that have a given gatehouse.decision_id.
-func (b *syncBuffer) decision(t *testing.T, id string) map[string]any {
+func (b *syncBuffer) decision(t testing.TB, id string) map[string]any {
 	t.Helper()
 	for _, line := range strings.Split(b.String(), "\n") {
 		if !strings.Contains(line, id) {
@@ -70,7 +70,7 @@ const publicURL = "http://127.0.0.1:8080"
 // harness runs the real authz service on loopback against a real OIDC issuer, with a copy of
 // the repository's policies, and talks to it over gRPC as Envoy does.
 type harness struct {
-	t         *testing.T
+	t         testing.TB
 	iss       *oidctest.Issuer
 	cfg       *config.Config
 	svc       *authz.Service
@@ -80,6 +80,8 @@ type harness struct {
 	policyDir string
 	cancel    context.CancelFunc
 	done      chan error
+	quiet     bool
+	clock     func() time.Time
 }
 
 func repoPath(parts ...string) string {
@@ -88,7 +90,7 @@ func repoPath(parts ...string) string {
 }
 
 // copyPolicies copies the repository's policy directory into a fresh temp dir.
-func copyPolicies(t *testing.T) string {
+func copyPolicies(t testing.TB) string {
 	t.Helper()
 	dst := t.TempDir()
 	src := repoPath("policies")
@@ -141,9 +143,15 @@ servers:
 type option func(*harness)
 
 func withConfig(f func(*config.Config)) option { return func(h *harness) { f(h.cfg) } }
-func withPolicyDir(dir string) option        { return func(h *harness) { h.cfg.Policy.Dir = dir; h.policyDir = dir } }
+func withClock(now func() time.Time) option    { return func(h *harness) { h.clock = now } }
+func withPolicyDir(dir string) option {
+	return func(h *harness) { h.cfg.Policy.Dir = dir; h.policyDir = dir }
+}
 
-func newHarness(t *testing.T, opts ...option) *harness {
+// withQuietLogs sends logs to a discarding writer at info level (benchmarks).
+func withQuietLogs() option { return func(h *harness) { h.quiet = true } }
+
+func newHarness(t testing.TB, opts ...option) *harness {
 	t.Helper()
 	h := &harness{t: t, iss: oidctest.NewIssuer(t), logs: &syncBuffer{}}
 	h.policyDir = copyPolicies(t)
@@ -151,11 +159,16 @@ func newHarness(t *testing.T, opts ...option) *harness {
 	for _, o := range opts {
 		o(h)
 	}
-	log, err := ecslog.New(h.logs, "gatehouse-authz", "debug", "json")
+	var w io.Writer = h.logs
+	level := "debug"
+	if h.quiet {
+		w, level = io.Discard, "info"
+	}
+	log, err := ecslog.New(w, "gatehouse-authz", level, "json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.svc = authz.NewService(h.cfg, log, oidc.Options{})
+	h.svc = authz.NewService(h.cfg, log, oidc.Options{Now: h.clock})
 	gl, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -178,7 +191,8 @@ func newHarness(t *testing.T, opts ...option) *harness {
 		h.stop()
 	})
 	deadline := time.Now().Add(10 * time.Second)
-	for !h.svc.Verifier.Ready() {
+	// Ready, or the first policy load was refused (tests of that case).
+	for !h.svc.Verifier.Ready() || (!h.svc.Authz.Ready() && h.svc.Policies.LastError() == nil) {
 		if time.Now().After(deadline) {
 			t.Fatalf("authz service not ready; logs:\n%s", h.logs)
 		}

@@ -9,6 +9,7 @@ import (
 type Metrics struct {
 	decisions     *prometheus.CounterVec
 	duration      prometheus.Histogram
+	queue         prometheus.Histogram
 	authnFailures *prometheus.CounterVec
 	policyErrors  prometheus.Counter
 }
@@ -21,9 +22,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Authorization decisions by server, MCP method and outcome (allow, deny, dry_run_deny, unauthenticated, invalid, error, exempt).",
 		}, []string{"server", "method", "outcome"}),
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "gatehouse_authz_duration_seconds",
-			Help:    "Time to answer one Check, from receipt to response.",
-			Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
+			Name: "gatehouse_authz_duration_seconds",
+			Help: "Time to answer one Check, from receipt to response.",
+			// Fine below a millisecond, where a healthy service answers.
+			Buckets: []float64{.000025, .00005, .000075, .0001, .00015, .0002, .0003, .0005, .00075,
+				.001, .0025, .005, .01, .025, .05, .1, .25, 1},
+		}),
+		queue: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "gatehouse_authz_queue_seconds",
+			Help:    "Time a Check waited for an evaluation slot (grows when the service is saturated).",
+			Buckets: prometheus.ExponentialBuckets(0.00001, 4, 10),
 		}),
 		authnFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatehouse_authn_failures_total",
@@ -35,7 +43,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.decisions, m.duration, m.authnFailures, m.policyErrors)
+		reg.MustRegister(m.decisions, m.duration, m.queue, m.authnFailures, m.policyErrors)
 	}
 	return m
 }

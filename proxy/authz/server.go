@@ -16,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -23,6 +24,8 @@ import (
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"github.com/google/uuid"
 	"github.com/rs/zerolog"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/gatehouse-mcp/gatehouse/config"
 	"github.com/gatehouse-mcp/gatehouse/proxy/mcpmsg"
@@ -52,6 +55,10 @@ type Server struct {
 	metrics  *Metrics
 	now      func() time.Time
 	origins  []string
+	// slots bounds how many Checks do CPU work at once. Without it the scheduler time-slices
+	// every Check in flight, so under load each one takes (in-flight × service time) and
+	// evaluations hit their timeout; with it, Checks queue in order and each runs at full speed.
+	slots chan struct{}
 }
 
 // New returns an authz server.
@@ -60,7 +67,8 @@ func New(cfg *config.Config, verifier TokenVerifier, policies PolicySource, log 
 	if len(origins) == 0 {
 		origins = []string{cfg.Origin()}
 	}
-	return &Server{cfg: cfg, verifier: verifier, policy: policies, log: log, metrics: metrics, now: time.Now, origins: origins}
+	return &Server{cfg: cfg, verifier: verifier, policy: policies, log: log, metrics: metrics, now: time.Now, origins: origins,
+		slots: make(chan struct{}, 2*runtime.GOMAXPROCS(0))}
 }
 
 // Ready reports whether the server can make decisions: a policy is loaded and the issuer's
@@ -106,7 +114,16 @@ type request struct {
 // Check implements the ext_authz gRPC API. It never returns a gRPC error for a bad request:
 // every outcome is a CheckResponse, so that Envoy relays our answer rather than its own.
 func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, error) {
+	queued := s.now()
+	select {
+	case s.slots <- struct{}{}:
+	case <-ctx.Done():
+		// Envoy has given up on this Check (its ext_authz timeout); it fails closed itself.
+		return nil, status.Error(codes.DeadlineExceeded, "authz service overloaded: no evaluation slot before the deadline")
+	}
+	defer func() { <-s.slots }()
 	r := s.newRequest(req)
+	s.metrics.queue.Observe(r.start.Sub(queued).Seconds())
 	resp := s.check(ctx, req, r)
 	s.record(r)
 	return resp, nil

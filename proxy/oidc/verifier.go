@@ -42,6 +42,16 @@ type Identity struct {
 	Expiry   time.Time
 	// Claims holds every claim of the token, for policies that need more.
 	Claims map[string]any
+
+	memoOnce sync.Once
+	memo     any
+}
+
+// Memo returns f's result, computing it once per Identity. Verified identities are cached
+// across requests, so callers can derive per-token data (a policy input document) once.
+func (i *Identity) Memo(f func(*Identity) any) any {
+	i.memoOnce.Do(func() { i.memo = f(i) })
+	return i.memo
 }
 
 // Reason classifies a rejected token; it is a metric label and a log field.
@@ -235,7 +245,7 @@ func (v *Verifier) verify(ctx context.Context, raw string) (*Identity, error) {
 	if err := tok.Claims(&claims); err != nil {
 		return nil, &TokenError{Reason: ReasonMalformed, Description: "the token claims are not a JSON object", Err: err}
 	}
-	if looksLikeIDToken(claims) {
+	if v.looksLikeIDToken(claims) {
 		return nil, &TokenError{Reason: ReasonIDToken, Description: "an ID token is not an access token"}
 	}
 	if tok.Subject == "" {
@@ -256,12 +266,15 @@ func (v *Verifier) verify(ctx context.Context, raw string) (*Identity, error) {
 }
 
 // looksLikeIDToken spots ID tokens: OIDC Core gives them nonce, at_hash and c_hash, which
-// access tokens never carry, and Keycloak labels them typ "ID". Audience checks catch most
-// of them too, but not where a server accepts its client id as audience.
-func looksLikeIDToken(claims map[string]any) bool {
-	for _, c := range []string{"nonce", "at_hash", "c_hash"} {
-		if _, ok := claims[c]; ok {
-			return true
+// most IdPs' access tokens never carry (the list is configurable: Dex's do), and Keycloak
+// labels them typ "ID". The audience check catches most ID tokens anyway (their audience is
+// a client id), but not where a server accepts a client id as audience.
+func (v *Verifier) looksLikeIDToken(claims map[string]any) bool {
+	if v.cfg.IDTokenClaims != nil {
+		for _, c := range *v.cfg.IDTokenClaims {
+			if _, ok := claims[c]; ok {
+				return true
+			}
 		}
 	}
 	return claims["typ"] == "ID"
