@@ -38,3 +38,5 @@ bench:
 fuzz:
 	$(GO) test ./proxy/mcpmsg -run '^$$' -fuzz FuzzDecodeStrict -fuzztime 30s
 	$(GO) test ./proxy/mcpmsg -run '^$$' -fuzz FuzzParse -fuzztime 30s
+	$(GO) test ./proxy/authz -run '^$$' -fuzz FuzzCheck -fuzztime 30s
+	$(GO) test ./config -run '^$$' -fuzz FuzzParse -fuzztime 30s

@@ -130,3 +130,25 @@ func TestLoadNamesFile(t *testing.T) {
 		t.Fatalf("error %v does not name the file", err)
 	}
 }
+
+// FuzzParse checks the loader never panics and never accepts a config that fails its own
+// validation. Run: go test ./config -run '^$' -fuzz FuzzParse
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(minimal))
+	f.Add([]byte("public_url: 1\nservers: [{name: a}]\n"))
+	f.Add([]byte("servers: {x: 1}\n---\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, err := Parse(data)
+		if err != nil {
+			return
+		}
+		if err := cfg.Validate(); err != nil {
+			t.Fatalf("accepted a config that does not validate: %v", err)
+		}
+		for _, s := range cfg.Servers {
+			if got, ok := cfg.Server(s.Name); !ok || got.Name != s.Name {
+				t.Fatalf("server %q not indexed", s.Name)
+			}
+		}
+	})
+}
