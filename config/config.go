@@ -250,6 +250,10 @@ func (c *Config) applyDefaults() {
 	if c.Authz.DenyMode == "" {
 		c.Authz.DenyMode = DenyJSONRPC
 	}
+	for i, o := range c.Authz.AllowedOrigins {
+		// Browsers send Origin without a trailing slash; compare like with like.
+		c.Authz.AllowedOrigins[i] = strings.TrimRight(o, "/")
+	}
 	if c.Authz.ShutdownGrace == 0 {
 		c.Authz.ShutdownGrace = 10 * time.Second
 	}

@@ -87,7 +87,22 @@ func runAuthz(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return authz.NewService(cfg, log, oidc.Options{}).Run(ctx, grpcLis, httpLis)
+	svc := authz.NewService(cfg, log, oidc.Options{})
+	// SIGHUP re-reads the policy directory now instead of at the next poll.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				_, _ = svc.Policies.Reload(ctx) // outcome is logged
+			}
+		}
+	}()
+	return svc.Run(ctx, grpcLis, httpLis)
 }
 
 func runPolicy(ctx context.Context, args []string, stdout io.Writer) error {

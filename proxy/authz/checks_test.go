@@ -362,3 +362,40 @@ func TestKeyRotation(t *testing.T) {
 		t.Fatal("token signed with a still-published key was refused")
 	}
 }
+
+// Many Checks at once with one token share the cached identity and its memoized policy
+// input; under -race this proves that sharing is safe, and every answer is still right.
+func TestConcurrentChecks(t *testing.T) {
+	h := newHarness(t)
+	ne := h.token(cc, "nina", []string{"network-engineers"})
+	sd := h.token(cc, "sam", []string{"service-desk"})
+	errs := make(chan string, 64)
+	done := make(chan struct{})
+	for g := range 32 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := range 20 {
+				tok, tool, want := ne, "run_show_commands", true
+				if (g+i)%2 == 1 {
+					tok, want = sd, false
+				}
+				resp, err := h.client.Check(t.Context(), mcpPost(cc, tok, callBody(i, tool, nil)))
+				if err != nil {
+					errs <- err.Error()
+					return
+				}
+				if got := resp.GetOkResponse() != nil; got != want {
+					errs <- "wrong decision under concurrency"
+					return
+				}
+			}
+		}()
+	}
+	for range 32 {
+		<-done
+	}
+	close(errs)
+	for e := range errs {
+		t.Fatal(e)
+	}
+}

@@ -539,7 +539,7 @@ func (m *Message) MetricMethod() string {
 // PeekID returns the id of a body that is a strict JSON object with a valid id, or nil. It
 // lets answers that come before parsing (401, 403, 413) still echo the id.
 func PeekID(body []byte) any {
-	if len(body) == 0 || body[0] != '{' && body[0] != ' ' && body[0] != '\n' {
+	if len(body) == 0 {
 		return nil
 	}
 	v, err := decodeStrict(body)

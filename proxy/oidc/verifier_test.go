@@ -3,6 +3,7 @@ package oidc_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -80,8 +81,8 @@ func TestUnknownKidRefreshIsRateLimited(t *testing.T) {
 		t.Fatal(err)
 	}
 	k := iss.Rotate("ES256")
-	// Wait out nothing: the initial fetch was "long ago" only if the limit allows; here the
-	// limit is an hour, so this proves the first refresh after discovery is still limited.
+	// The limit is an hour and discovery fetched the keys just now, so the new kid must
+	// not trigger a fetch: it is refused as unknown until the interval has passed.
 	_, err := v.Verify(context.Background(), iss.SignWith(k, "at+jwt", iss.Claims("a", aud)), []string{aud})
 	if r := reason(t, err); r != oidc.ReasonUnknownKey {
 		t.Fatalf("reason %s", r)
@@ -91,17 +92,43 @@ func TestUnknownKidRefreshIsRateLimited(t *testing.T) {
 	}
 }
 
+// fakeClock is a settable clock, so rate limits are tested without sleeping.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
 func TestRotationPicksUpNewKeyOnce(t *testing.T) {
 	iss := oidctest.NewIssuer(t)
-	v := newVerifier(t, iss, func(c *config.OIDC) { c.JWKSMinRefreshInterval = time.Second })
-	time.Sleep(1100 * time.Millisecond) // let the discovery fetch age past the limit
+	clock := &fakeClock{now: time.Now()}
+	cfg := config.OIDC{Issuer: iss.URL, Algorithms: []string{"RS256", "ES256"}, ClockSkew: time.Minute,
+		JWKSMinRefreshInterval: 10 * time.Second, JWKSRefreshInterval: time.Hour}
+	v := oidc.New(cfg, oidc.Options{Now: clock.Now})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go v.Run(ctx)
+	for !v.Ready() {
+		time.Sleep(5 * time.Millisecond)
+	}
+	forged := make([]string, 5)
+	for i := range forged {
+		forged[i] = iss.SignWith(iss.NewKey("ES256"), "at+jwt", iss.Claims("a", aud))
+	}
+	clock.Advance(11 * time.Second) // the discovery fetch is now older than the limit
 	before := iss.JWKSRequests.Load()
 	k := iss.Rotate("ES256")
 	// Many concurrent requests with the new kid share one refresh.
 	errs := make(chan error, 20)
 	for range 20 {
 		go func() {
-			_, err := v.Verify(context.Background(), iss.SignWith(k, "at+jwt", iss.Claims("a", aud)), []string{aud})
+			_, err := v.Verify(ctx, iss.SignWith(k, "at+jwt", iss.Claims("a", aud)), []string{aud})
 			errs <- err
 		}()
 	}
@@ -113,15 +140,22 @@ func TestRotationPicksUpNewKeyOnce(t *testing.T) {
 	if got := iss.JWKSRequests.Load() - before; got != 1 {
 		t.Fatalf("want exactly 1 JWKS refresh for a new kid, got %d", got)
 	}
-	// Forged tokens with random kids do not cause more fetches within the interval.
-	for range 10 {
-		_, err := v.Verify(context.Background(), iss.SignWith(iss.NewKey("RS256"), "at+jwt", iss.Claims("a", aud)), []string{aud})
+	// Forged tokens with unknown kids cause no more fetches within the interval...
+	for _, tok := range forged {
+		_, err := v.Verify(ctx, tok, []string{aud})
 		if r := reason(t, err); r != oidc.ReasonUnknownKey {
 			t.Fatalf("reason %s", r)
 		}
 	}
 	if got := iss.JWKSRequests.Load() - before; got != 1 {
 		t.Fatalf("unknown kids forced %d JWKS fetches", got)
+	}
+	// ...and one more once it has passed.
+	clock.Advance(11 * time.Second)
+	_, _ = v.Verify(ctx, forged[0], []string{aud})
+	_, _ = v.Verify(ctx, forged[1], []string{aud})
+	if got := iss.JWKSRequests.Load() - before; got != 2 {
+		t.Fatalf("want 2 fetches after the interval, got %d", got)
 	}
 }
 

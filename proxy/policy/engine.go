@@ -72,7 +72,11 @@ func (e *Engine) Reload(ctx context.Context) (bool, error) {
 	defer e.mu.Unlock()
 	files, id, err := readDir(e.dir)
 	if err != nil {
-		e.refused(id, "error", err)
+		// Log an unreadable directory once, not on every poll.
+		if e.lastError == nil || e.lastError.Error() != err.Error() {
+			e.refused(id, "error", err)
+		}
+		e.lastSeen = ""
 		return false, err
 	}
 	if id == e.lastSeen {
