@@ -11,7 +11,9 @@ import (
 	"github.com/rs/zerolog"
 )
 
-func repoPolicies(t *testing.T) string {
+func repoPolicies(t *testing.T) string { return repoPoliciesTB(t) }
+
+func repoPoliciesTB(t testing.TB) string {
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Join(filepath.Dir(file), "..", "..", "policies")
 }
