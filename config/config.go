@@ -27,6 +27,8 @@ type Config struct {
 	Authz     Authz          `yaml:"authz"`
 	Policy    Policy         `yaml:"policy"`
 	Servers   []Server       `yaml:"servers"`
+	Edge      Edge           `yaml:"edge"`
+	XDS       ControlPlane   `yaml:"control_plane"`
 	Vault     Vault          `yaml:"vault"`
 	Temporal  Temporal       `yaml:"temporal"`
 	Log       Log            `yaml:"log"`
@@ -83,6 +85,32 @@ type Authz struct {
 	ShutdownGrace time.Duration `yaml:"shutdown_grace"`
 }
 
+// Edge configures the Envoy edge the control plane generates (and the dev edge mirrors).
+type Edge struct {
+	// Listen is the address Envoy's listener binds (the public_url traffic arrives here).
+	Listen string `yaml:"listen"`
+	// AuthzGRPC and AuthzHTTP are where Envoy reaches the authz service's gRPC (ext_authz)
+	// and HTTP (metadata) ports; in a cluster these are service names, not loopback.
+	AuthzGRPC string `yaml:"authz_grpc"`
+	AuthzHTTP string `yaml:"authz_http"`
+	// AuthzTimeout bounds one ext_authz Check; Envoy denies (fails closed) beyond it.
+	AuthzTimeout time.Duration `yaml:"authz_timeout"`
+	// StreamIdleTimeout closes an SSE stream with no traffic for this long.
+	StreamIdleTimeout time.Duration `yaml:"stream_idle_timeout"`
+	// ConnectTimeout bounds connecting to an adapter or the authz service.
+	ConnectTimeout time.Duration `yaml:"connect_timeout"`
+}
+
+// ControlPlane configures the xDS server.
+type ControlPlane struct {
+	// Listen is the ADS gRPC address Envoy's bootstrap points at.
+	Listen string `yaml:"listen"`
+	// HTTPListen serves /healthz and /metrics.
+	HTTPListen string `yaml:"http_listen"`
+	// WatchInterval is how often gatehouse.yaml is checked for changes.
+	WatchInterval time.Duration `yaml:"watch_interval"`
+}
+
 // Policy configures OPA evaluation.
 type Policy struct {
 	Dir            string        `yaml:"dir"`
@@ -107,6 +135,9 @@ type Server struct {
 	Description string `yaml:"description"`
 	// Timeout bounds one upstream request (used by the edge).
 	Timeout time.Duration `yaml:"timeout"`
+	// RESTBridge marks the server that serves /api/v1/mcp/<server>/tools/<tool> for clients
+	// that do not speak MCP. At most one server may set it.
+	RESTBridge bool `yaml:"rest_bridge"`
 }
 
 // Vault configures where adapters read upstream credentials.
@@ -190,6 +221,8 @@ func sectionName(goType string) string {
 		return "the top level"
 	case "Server":
 		return "a servers entry"
+	case "ControlPlane":
+		return "the control_plane section"
 	default:
 		return "the " + strings.ToLower(goType) + " section"
 	}
@@ -270,6 +303,33 @@ func (c *Config) applyDefaults() {
 		if c.Servers[i].Timeout == 0 {
 			c.Servers[i].Timeout = 60 * time.Second
 		}
+	}
+	if c.Edge.Listen == "" {
+		c.Edge.Listen = "0.0.0.0:8080"
+	}
+	if c.Edge.AuthzGRPC == "" {
+		c.Edge.AuthzGRPC = c.Authz.GRPCListen
+	}
+	if c.Edge.AuthzHTTP == "" {
+		c.Edge.AuthzHTTP = c.Authz.HTTPListen
+	}
+	if c.Edge.AuthzTimeout == 0 {
+		c.Edge.AuthzTimeout = 500 * time.Millisecond
+	}
+	if c.Edge.StreamIdleTimeout == 0 {
+		c.Edge.StreamIdleTimeout = 5 * time.Minute
+	}
+	if c.Edge.ConnectTimeout == 0 {
+		c.Edge.ConnectTimeout = 2 * time.Second
+	}
+	if c.XDS.Listen == "" {
+		c.XDS.Listen = "127.0.0.1:18000"
+	}
+	if c.XDS.HTTPListen == "" {
+		c.XDS.HTTPListen = "127.0.0.1:18001"
+	}
+	if c.XDS.WatchInterval == 0 {
+		c.XDS.WatchInterval = time.Second
 	}
 	if c.Vault.Auth == "" {
 		c.Vault.Auth = "token"
@@ -416,6 +476,29 @@ func (c *Config) Validate() error {
 		if s.Timeout < 0 {
 			bad(f+".timeout", "must not be negative")
 		}
+	}
+	bridges := 0
+	for _, s := range c.Servers {
+		if s.RESTBridge {
+			bridges++
+		}
+	}
+	if bridges > 1 {
+		bad("servers", "at most one server may set rest_bridge, %d do", bridges)
+	}
+	for _, a := range [][2]string{
+		{"edge.listen", c.Edge.Listen}, {"edge.authz_grpc", c.Edge.AuthzGRPC}, {"edge.authz_http", c.Edge.AuthzHTTP},
+		{"control_plane.listen", c.XDS.Listen}, {"control_plane.http_listen", c.XDS.HTTPListen},
+	} {
+		if err := checkListen(a[1]); err != nil {
+			bad(a[0], "%v", err)
+		}
+	}
+	if c.Edge.AuthzTimeout <= c.Policy.EvalTimeout {
+		bad("edge.authz_timeout", "must be longer than policy.eval_timeout (%s), or Envoy gives up before a decision", c.Policy.EvalTimeout)
+	}
+	if c.XDS.WatchInterval < 100*time.Millisecond {
+		bad("control_plane.watch_interval", "must be at least 100ms")
 	}
 	switch c.Vault.Auth {
 	case "token", "approle", "kubernetes":

@@ -1,6 +1,8 @@
 // Command gatehouse runs the parts of the Gatehouse MCP authorization edge.
 //
-//	gatehouse authz --config gatehouse.yaml      the Envoy ext_authz service
+//	gatehouse authz --config gatehouse.yaml          the Envoy ext_authz service
+//	gatehouse control-plane --config gatehouse.yaml  the xDS server that drives Envoy
+//	gatehouse control-plane --print                  print the Envoy resources it would serve
 //	gatehouse policy test [--dir policies]       run the policy directory's Rego tests
 //	gatehouse version
 package main
@@ -14,9 +16,12 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/gatehouse-mcp/gatehouse/config"
+	"github.com/gatehouse-mcp/gatehouse/control-plane/xds"
+	"github.com/gatehouse-mcp/gatehouse/control-plane/xdsserver"
 	"github.com/gatehouse-mcp/gatehouse/ecslog"
 	"github.com/gatehouse-mcp/gatehouse/proxy/authz"
 	"github.com/gatehouse-mcp/gatehouse/proxy/oidc"
@@ -30,6 +35,8 @@ const usage = `gatehouse: an authorization edge for the Model Context Protocol
 
 Usage:
   gatehouse authz --config gatehouse.yaml   run the ext_authz service Envoy calls
+  gatehouse control-plane --config gatehouse.yaml [--print]
+                                            run the xDS control plane (or print its Envoy config)
   gatehouse policy test [--dir policies]    compile and test a policy directory, as the service would
   gatehouse version                         print the version
 `
@@ -51,6 +58,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runAuthz(ctx, args[1:], stdout)
 	case "policy":
 		return runPolicy(ctx, args[1:], stdout)
+	case "control-plane":
+		return runControlPlane(ctx, args[1:], stdout)
 	case "version":
 		fmt.Fprintln(stdout, "gatehouse", version)
 		return nil
@@ -122,4 +131,46 @@ func runPolicy(ctx context.Context, args []string, stdout io.Writer) error {
 	rev := eng.Current()
 	fmt.Fprintf(stdout, "%s: revision %s accepted, %d Rego tests passed\n", *dir, rev.ID, rev.Tests)
 	return nil
+}
+
+func runControlPlane(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("control-plane", flag.ContinueOnError)
+	path := fs.String("config", "gatehouse.yaml", "platform config file (watched for changes)")
+	print := fs.Bool("print", false, "write the Envoy resources the config produces as YAML, and exit")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	data, err := os.ReadFile(*path)
+	if err != nil {
+		return fmt.Errorf("read config: %w", err)
+	}
+	cfg, _, res, err := xdsserver.Build(data)
+	if err != nil {
+		return fmt.Errorf("%s: %w", *path, err)
+	}
+	if *print {
+		out, err := xds.YAML(res)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "# Envoy resources generated from %s by `gatehouse control-plane --print`:\n", filepath.Base(*path))
+		fmt.Fprintln(stdout, "# exactly what the control plane serves over ADS (listeners, routes, clusters).")
+		_, err = stdout.Write(out)
+		return err
+	}
+	log, err := ecslog.New(stdout, "gatehouse-control-plane", cfg.Log.Level, cfg.Log.Format)
+	if err != nil {
+		return err
+	}
+	grpcLis, err := net.Listen("tcp", cfg.XDS.Listen)
+	if err != nil {
+		return fmt.Errorf("control_plane.listen: %w", err)
+	}
+	httpLis, err := net.Listen("tcp", cfg.XDS.HTTPListen)
+	if err != nil {
+		return fmt.Errorf("control_plane.http_listen: %w", err)
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return xdsserver.New(*path, log).Run(ctx, grpcLis, httpLis, cfg.XDS.WatchInterval)
 }
