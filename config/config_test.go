@@ -152,3 +152,14 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestInsecureHTTPIssuerNeedsOptIn(t *testing.T) {
+	doc := strings.Replace(minimal, "https://idp.example.com", "http://dex:5556/dex", 1)
+	if _, err := Parse([]byte(doc)); err == nil || !strings.Contains(err.Error(), "oidc.issuer") {
+		t.Fatalf("plain-http issuer accepted without opt-in: %v", err)
+	}
+	doc = strings.Replace(doc, "{issuer: http://dex:5556/dex}", "{issuer: http://dex:5556/dex, insecure_http: true}", 1)
+	if _, err := Parse([]byte(doc)); err != nil {
+		t.Fatal(err)
+	}
+}

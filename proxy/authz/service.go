@@ -81,6 +81,10 @@ func GRPCServerOptions(cfg *config.Config) []grpc.ServerOption {
 // authz.shutdown_grace. The first policy load happens before serving; if it fails, the
 // service still starts (denying everything, not ready) and keeps retrying.
 func (s *Service) Run(ctx context.Context, grpcLis, httpLis net.Listener) error {
+	if s.Config.OIDC.InsecureHTTP {
+		s.Log.Warn().Str("gatehouse.issuer", s.Config.OIDC.Issuer).
+			Msg("oidc.insecure_http is on: issuer keys travel over plain HTTP; use this only in a test stack")
+	}
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
 	go s.Verifier.Run(bg)

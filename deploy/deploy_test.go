@@ -1,0 +1,411 @@
+// Package deploy_test checks that compose.yaml, the Kubernetes manifests, the Envoy bootstrap
+// and the platform configs they carry agree with each other: service names, ports, images,
+// mounts. No Docker engine or cluster runs on the development machines, so this is what
+// keeps the deployment files honest.
+package deploy_test
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/gatehouse-mcp/gatehouse/config"
+)
+
+func repo(parts ...string) string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(append([]string{filepath.Dir(file), ".."}, parts...)...)
+}
+
+func readYAML(t *testing.T, path string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(b, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+func port(t *testing.T, hostport string) string {
+	t.Helper()
+	_, p, err := net.SplitHostPort(hostport)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func host(t *testing.T, hostport string) string {
+	t.Helper()
+	h, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+type composeFile struct {
+	Pending  []string                  `yaml:"x-gatehouse-pending-adapters"`
+	Services map[string]composeService `yaml:"services"`
+}
+
+type composeService struct {
+	Image   string   `yaml:"image"`
+	Command []string `yaml:"command"`
+	Ports   []string `yaml:"ports"`
+	Expose  []string `yaml:"expose"`
+	Volumes []string `yaml:"volumes"`
+}
+
+func (s composeService) serves(p string) bool {
+	if slices.Contains(s.Expose, p) {
+		return true
+	}
+	for _, m := range s.Ports {
+		parts := strings.Split(m, ":")
+		if parts[len(parts)-1] == p {
+			return true
+		}
+	}
+	return false
+}
+
+func (s composeService) mounts(target string) (string, bool) {
+	for _, v := range s.Volumes {
+		parts := strings.Split(v, ":")
+		if len(parts) >= 2 && parts[1] == target {
+			return parts[0], true
+		}
+	}
+	return "", false
+}
+
+type bootstrap struct {
+	StaticResources struct {
+		Clusters []struct {
+			Name           string `yaml:"name"`
+			LoadAssignment struct {
+				Endpoints []struct {
+					LbEndpoints []struct {
+						Endpoint struct {
+							Address struct {
+								SocketAddress struct {
+									Address   string `yaml:"address"`
+									PortValue int    `yaml:"port_value"`
+								} `yaml:"socket_address"`
+							} `yaml:"address"`
+						} `yaml:"endpoint"`
+					} `yaml:"lb_endpoints"`
+				} `yaml:"endpoints"`
+			} `yaml:"load_assignment"`
+		} `yaml:"clusters"`
+	} `yaml:"static_resources"`
+}
+
+// xdsAddress is where the Envoy bootstrap dials the control plane.
+func xdsAddress(t *testing.T) (string, string) {
+	var b bootstrap
+	readYAML(t, repo("envoy", "bootstrap.yaml"), &b)
+	sa := b.StaticResources.Clusters[0].LoadAssignment.Endpoints[0].LbEndpoints[0].Endpoint.Address.SocketAddress
+	return sa.Address, strconv.Itoa(sa.PortValue)
+}
+
+func TestComposeAgreesWithItsConfig(t *testing.T) {
+	var c composeFile
+	readYAML(t, repo("compose.yaml"), &c)
+	cfg, err := config.Load(repo("deploy", "compose", "gatehouse.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := func(name string) composeService {
+		t.Helper()
+		s, ok := c.Services[name]
+		if !ok {
+			t.Fatalf("compose.yaml has no service %q", name)
+		}
+		return s
+	}
+	authz, cp, envoy := svc("authz"), svc("control-plane"), svc("envoy")
+
+	// The gatehouse services run the image this repository builds, with the mounted config.
+	for name, s := range map[string]composeService{"authz": authz, "control-plane": cp} {
+		if s.Image != authz.Image || !strings.HasPrefix(s.Image, "ghcr.io/gatehouse-mcp/gatehouse:") {
+			t.Errorf("%s: image %q", name, s.Image)
+		}
+		if len(s.Command) < 3 || s.Command[0] != name || s.Command[2] != "/etc/gatehouse/gatehouse.yaml" {
+			t.Errorf("%s: command %v", name, s.Command)
+		}
+		if src, ok := s.mounts("/etc/gatehouse/gatehouse.yaml"); !ok || src != "./deploy/compose/gatehouse.yaml" {
+			t.Errorf("%s does not mount deploy/compose/gatehouse.yaml", name)
+		}
+	}
+	if src, ok := authz.mounts(cfg.Policy.Dir); !ok || src != "./policies" {
+		t.Errorf("authz does not mount ./policies at policy.dir %s", cfg.Policy.Dir)
+	}
+	// Envoy reaches authz and the control plane by service name on the configured ports.
+	for _, a := range []string{cfg.Edge.AuthzGRPC, cfg.Edge.AuthzHTTP} {
+		if host(t, a) != "authz" || !authz.serves(port(t, a)) {
+			t.Errorf("edge address %s: no such authz port in compose", a)
+		}
+	}
+	if port(t, cfg.Edge.AuthzGRPC) != port(t, cfg.Authz.GRPCListen) || port(t, cfg.Edge.AuthzHTTP) != port(t, cfg.Authz.HTTPListen) {
+		t.Error("edge.authz_* ports differ from authz.*_listen")
+	}
+	xh, xp := xdsAddress(t)
+	if xh != "control-plane" || xp != port(t, cfg.XDS.Listen) || !cp.serves(xp) {
+		t.Errorf("bootstrap dials %s:%s; control plane listens on %s", xh, xp, cfg.XDS.Listen)
+	}
+	// Envoy: official image, the repository's bootstrap, the public port.
+	if !strings.HasPrefix(envoy.Image, "envoyproxy/envoy:") {
+		t.Errorf("envoy image %q", envoy.Image)
+	}
+	if src, ok := envoy.mounts("/etc/envoy/bootstrap.yaml"); !ok || src != "./envoy/bootstrap.yaml" {
+		t.Error("envoy does not mount envoy/bootstrap.yaml")
+	}
+	pub, _ := url.Parse(cfg.PublicURL)
+	if !slices.Contains(envoy.Ports, pub.Port()+":"+port(t, cfg.Edge.Listen)) {
+		t.Errorf("envoy publishes %v; public_url is %s and edge.listen %s", envoy.Ports, cfg.PublicURL, cfg.Edge.Listen)
+	}
+	// The IdP, Vault and Temporal are where the config says.
+	iss, _ := url.Parse(cfg.OIDC.Issuer)
+	if !svc(iss.Hostname()).serves(iss.Port()) {
+		t.Errorf("issuer %s is not a compose service", cfg.OIDC.Issuer)
+	}
+	var dex struct {
+		Issuer        string `yaml:"issuer"`
+		StaticClients []struct {
+			ID string `yaml:"id"`
+		} `yaml:"staticClients"`
+		StaticPasswords []struct {
+			Groups []string `yaml:"groups"`
+		} `yaml:"staticPasswords"`
+	}
+	src, _ := svc("dex").mounts("/etc/dex/config.yaml")
+	readYAML(t, repo(src), &dex)
+	if dex.Issuer != cfg.OIDC.Issuer {
+		t.Errorf("Dex issuer %s, config issuer %s", dex.Issuer, cfg.OIDC.Issuer)
+	}
+	var groups []string
+	for _, p := range dex.StaticPasswords {
+		groups = append(groups, p.Groups...)
+	}
+	for _, role := range []string{"admin", "network-engineers", "service-desk", "developers"} {
+		if !slices.Contains(groups, role) {
+			t.Errorf("Dex has no user in group %s", role)
+		}
+	}
+	vault, _ := url.Parse(cfg.Vault.Address)
+	if !svc(vault.Hostname()).serves(vault.Port()) {
+		t.Errorf("vault.address %s is not a compose service", cfg.Vault.Address)
+	}
+	if !svc(host(t, cfg.Temporal.Address)).serves(port(t, cfg.Temporal.Address)) {
+		t.Errorf("temporal.address %s is not a compose service", cfg.Temporal.Address)
+	}
+	// Every server is a compose service on its upstream port, or an adapter still to come.
+	for _, s := range cfg.Servers {
+		if !slices.Contains(dexClients(dex.StaticClients), s.Audiences[0]) {
+			t.Errorf("server %s accepts audience %v, which no Dex client is", s.Name, s.Audiences)
+		}
+		u, _ := url.Parse(s.Upstream)
+		if a, ok := c.Services[u.Hostname()]; ok {
+			if !a.serves(u.Port()) {
+				t.Errorf("server %s: compose service %s does not serve port %s", s.Name, u.Hostname(), u.Port())
+			}
+			continue
+		}
+		if !slices.Contains(c.Pending, u.Hostname()) {
+			t.Errorf("server %s: upstream %s is neither a compose service nor a pending adapter", s.Name, s.Upstream)
+		}
+	}
+	for _, p := range c.Pending {
+		if _, ok := c.Services[p]; ok {
+			t.Errorf("%s is a compose service now: remove it from x-gatehouse-pending-adapters", p)
+		}
+	}
+	for _, name := range []string{"vault", "temporal", "elasticsearch", "kibana", "filebeat"} {
+		svc(name)
+	}
+}
+
+func dexClients(cs []struct {
+	ID string `yaml:"id"`
+}) []string {
+	var ids []string
+	for _, c := range cs {
+		ids = append(ids, c.ID)
+	}
+	return ids
+}
+
+// k8sObject is the part of a manifest the checks read.
+type k8sObject struct {
+	Kind     string `yaml:"kind"`
+	Metadata struct {
+		Name string `yaml:"name"`
+	} `yaml:"metadata"`
+	Spec struct {
+		Ports []struct {
+			Name string `yaml:"name"`
+			Port int    `yaml:"port"`
+		} `yaml:"ports"`
+		Template struct {
+			Spec struct {
+				Containers []struct {
+					Image string   `yaml:"image"`
+					Args  []string `yaml:"args"`
+					Ports []struct {
+						ContainerPort int `yaml:"containerPort"`
+					} `yaml:"ports"`
+					SecurityContext struct {
+						ReadOnlyRootFilesystem   bool `yaml:"readOnlyRootFilesystem"`
+						AllowPrivilegeEscalation *bool
+					} `yaml:"securityContext"`
+				} `yaml:"containers"`
+				SecurityContext struct {
+					RunAsNonRoot bool `yaml:"runAsNonRoot"`
+				} `yaml:"securityContext"`
+			} `yaml:"spec"`
+		} `yaml:"template"`
+	} `yaml:"spec"`
+}
+
+func TestKubernetesAgreesWithItsConfig(t *testing.T) {
+	var kust struct {
+		Resources          []string `yaml:"resources"`
+		ConfigMapGenerator []struct {
+			Name  string   `yaml:"name"`
+			Files []string `yaml:"files"`
+		} `yaml:"configMapGenerator"`
+		Images []struct {
+			Name string `yaml:"name"`
+		} `yaml:"images"`
+	}
+	dir := repo("deploy", "kubernetes")
+	readYAML(t, filepath.Join(dir, "kustomization.yaml"), &kust)
+	objects := map[string]k8sObject{}
+	for _, r := range kust.Resources {
+		b, err := os.ReadFile(filepath.Join(dir, r))
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		for {
+			var o k8sObject
+			if err := dec.Decode(&o); errors.Is(err, io.EOF) {
+				break
+			} else if err != nil {
+				t.Fatalf("%s: %v", r, err)
+			}
+			objects[o.Kind+"/"+o.Metadata.Name] = o
+		}
+	}
+	for _, g := range kust.ConfigMapGenerator {
+		for _, f := range g.Files {
+			_, path, ok := strings.Cut(f, "=")
+			if !ok {
+				path = f
+			}
+			if _, err := os.Stat(filepath.Join(dir, path)); err != nil {
+				t.Errorf("configMapGenerator %s: %v", g.Name, err)
+			}
+		}
+	}
+	// Every policy file is in the policies ConfigMap, or the pods would run a partial policy.
+	policies, _ := filepath.Glob(repo("policies", "*"))
+	for _, p := range policies {
+		name := filepath.Base(p)
+		if !strings.HasSuffix(name, ".rego") && !strings.HasSuffix(name, ".json") {
+			continue
+		}
+		found := false
+		for _, g := range kust.ConfigMapGenerator {
+			if g.Name == "gatehouse-policies" && slices.Contains(g.Files, "../../policies/"+name) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("policies/%s is missing from the gatehouse-policies ConfigMap", name)
+		}
+	}
+	cfg, err := config.Load(filepath.Join(dir, "gatehouse.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svcPort := func(svc string, p string) bool {
+		for _, sp := range objects["Service/"+svc].Spec.Ports {
+			if strconv.Itoa(sp.Port) == p {
+				return true
+			}
+		}
+		return false
+	}
+	for _, a := range []string{cfg.Edge.AuthzGRPC, cfg.Edge.AuthzHTTP} {
+		if !svcPort(host(t, a), port(t, a)) {
+			t.Errorf("edge address %s has no matching Service port", a)
+		}
+	}
+	xh, xp := xdsAddress(t)
+	if !svcPort(xh, xp) || xp != port(t, cfg.XDS.Listen) {
+		t.Errorf("bootstrap dials %s:%s, which is not the control plane Service", xh, xp)
+	}
+	containerPorts := func(dep string) []string {
+		var ps []string
+		for _, c := range objects["Deployment/"+dep].Spec.Template.Spec.Containers {
+			for _, p := range c.Ports {
+				ps = append(ps, strconv.Itoa(p.ContainerPort))
+			}
+		}
+		return ps
+	}
+	for dep, addrs := range map[string][]string{
+		"authz":         {cfg.Authz.GRPCListen, cfg.Authz.HTTPListen},
+		"control-plane": {cfg.XDS.Listen, cfg.XDS.HTTPListen},
+		"envoy":         {cfg.Edge.Listen},
+	} {
+		for _, a := range addrs {
+			if !slices.Contains(containerPorts(dep), port(t, a)) {
+				t.Errorf("Deployment %s does not expose %s", dep, a)
+			}
+		}
+	}
+	var c composeFile
+	readYAML(t, repo("compose.yaml"), &c)
+	for name, o := range objects {
+		if o.Kind != "Deployment" {
+			continue
+		}
+		if !o.Spec.Template.Spec.SecurityContext.RunAsNonRoot {
+			t.Errorf("%s may run as root", name)
+		}
+		for _, ctr := range o.Spec.Template.Spec.Containers {
+			if !ctr.SecurityContext.ReadOnlyRootFilesystem {
+				t.Errorf("%s: writable root filesystem", name)
+			}
+			switch {
+			case ctr.Image == "ghcr.io/gatehouse-mcp/gatehouse":
+				if strings.Split(c.Services["authz"].Image, ":")[0] != ctr.Image || kust.Images[0].Name != ctr.Image {
+					t.Errorf("%s: image %s differs from compose and the kustomize image", name, ctr.Image)
+				}
+			case strings.HasPrefix(ctr.Image, "envoyproxy/envoy:"):
+				if ctr.Image != c.Services["envoy"].Image {
+					t.Errorf("%s: Envoy %s, compose runs %s", name, ctr.Image, c.Services["envoy"].Image)
+				}
+			default:
+				t.Errorf("%s: unexpected image %s", name, ctr.Image)
+			}
+		}
+	}
+}
