@@ -1,0 +1,31 @@
+package kit
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics are the adapter-side metrics of DESIGN.md.
+type Metrics struct {
+	toolCalls    *prometheus.CounterVec
+	toolDuration *prometheus.HistogramVec
+	upstream     *prometheus.CounterVec
+	secretReads  *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		toolCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_tool_calls_total", Help: "Tool calls by server, tool and outcome (success, error).",
+		}, []string{"server", "tool", "outcome"}),
+		toolDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "gatehouse_tool_duration_seconds", Help: "Tool call duration, including upstream calls.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+		}, []string{"server", "tool"}),
+		upstream: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_upstream_requests_total", Help: "Upstream HTTP requests by server and status (or error).",
+		}, []string{"server", "status"}),
+		secretReads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_secret_reads_total", Help: "Secret reads from the secret source, by outcome (hit, miss, error).",
+		}, []string{"outcome"}),
+	}
+	reg.MustRegister(m.toolCalls, m.toolDuration, m.upstream, m.secretReads)
+	return m
+}

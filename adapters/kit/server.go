@@ -1,0 +1,203 @@
+// Package kit is everything a Gatehouse adapter shares: a stateless MCP server over
+// streamable HTTP (mark3labs/mcp-go) at /mcp with /healthz, /readyz and /metrics; tool
+// declarations that must state their action class and all four annotations; credentials
+// through a SecretSource (HashiCorp Vault or the environment); an upstream HTTP client with
+// safe retries; and ECS logs and Prometheus metrics that join up with the edge's decision log.
+//
+// An adapter contains no authentication or authorization code: the edge has already
+// verified the caller and the policy allowed the call before a request reaches it.
+package kit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+)
+
+// Path is where every adapter serves MCP; the edge rewrites /mcp/<server> to it.
+const Path = "/mcp"
+
+// Options configure a Server.
+type Options struct {
+	// Name is the server's name in the platform config (catalyst-center); it labels
+	// metrics and logs and is the MCP server name.
+	Name    string
+	Version string
+	// Instructions are sent to clients at initialization.
+	Instructions string
+	Logger       zerolog.Logger
+	// Registry receives the metrics; nil makes a fresh one.
+	Registry *prometheus.Registry
+	// Ready reports whether the adapter can serve (credentials readable, upstream known).
+	Ready func(ctx context.Context) error
+}
+
+// Server is one adapter.
+type Server struct {
+	opts     Options
+	mcp      *server.MCPServer
+	http     *server.StreamableHTTPServer
+	declared []Declared
+	errs     []error
+	log      zerolog.Logger
+	Registry *prometheus.Registry
+	Metrics  *Metrics
+}
+
+// NewServer returns an adapter server; register tools with Add, then call Run.
+func NewServer(opts Options) *Server {
+	reg := opts.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	s := &Server{opts: opts, log: opts.Logger.With().Str("gatehouse.server", opts.Name).Logger(), Registry: reg}
+	s.Metrics = newMetrics(reg)
+	s.mcp = server.NewMCPServer(opts.Name, opts.Version,
+		server.WithToolCapabilities(false),
+		server.WithInstructions(opts.Instructions),
+		server.WithRecovery(),
+		server.WithInputSchemaValidation(),
+	)
+	s.http = server.NewStreamableHTTPServer(s.mcp,
+		server.WithEndpointPath(Path),
+		// Any replica serves any request: no session state lives in an adapter.
+		server.WithStateLess(true),
+		server.WithHTTPContextFunc(withCaller),
+	)
+	return s
+}
+
+// Declared lists the registered tools (for the pinned catalog).
+func (s *Server) Declared() []Declared { return append([]Declared(nil), s.declared...) }
+
+// Err reports every tool that could not be registered.
+func (s *Server) Err() error { return errors.Join(s.errs...) }
+
+// Name is the server's name.
+func (s *Server) Name() string { return s.opts.Name }
+
+// Handler is the adapter's HTTP surface: /mcp, /healthz, /readyz, /metrics.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(Path, s.http)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if s.opts.Ready != nil {
+			ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+			defer cancel()
+			if err := s.opts.Ready(ctx); err != nil {
+				http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+				return
+			}
+		}
+		_, _ = w.Write([]byte("ready\n"))
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
+	return mux
+}
+
+// Run serves on lis until ctx ends, then drains in-flight calls for up to grace.
+func (s *Server) Run(ctx context.Context, lis net.Listener, grace time.Duration) error {
+	if err := s.Err(); err != nil {
+		return err
+	}
+	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(lis) }()
+	s.log.Info().Str("event.action", "start").Str("url.full", "http://"+lis.Addr().String()+Path).
+		Int("gatehouse.tools", len(s.declared)).Msg("adapter listening")
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	s.log.Info().Str("event.action", "stop").Msg("adapter shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// call runs one tool call with metrics and one log line, and turns an error into an isError
+// result that says what failed (MCP: tool errors are results, so the model can read them).
+func (s *Server) call(ctx context.Context, tool string, run func(context.Context) (*mcp.CallToolResult, error)) (*mcp.CallToolResult, error) {
+	start := time.Now()
+	res, err := run(ctx)
+	outcome := "success"
+	if err != nil {
+		outcome = "error"
+		res = mcp.NewToolResultError(errorText(err))
+	} else if res != nil && res.IsError {
+		outcome = "error"
+	}
+	elapsed := time.Since(start)
+	s.Metrics.toolCalls.WithLabelValues(s.opts.Name, tool, outcome).Inc()
+	s.Metrics.toolDuration.WithLabelValues(s.opts.Name, tool).Observe(elapsed.Seconds())
+	c := callerFrom(ctx)
+	ev := s.log.Info()
+	if outcome != "success" {
+		ev = s.log.Warn()
+		if err != nil {
+			ev = ev.Str("error.message", errorText(err))
+		}
+	}
+	ev.Str("event.kind", "event").Str("event.action", "tool-call").Str("event.outcome", map[bool]string{true: "success", false: "failure"}[outcome == "success"]).
+		Int64("event.duration", elapsed.Nanoseconds()).Str("gatehouse.tool", tool).
+		Str("user.id", c.subject).Str("gatehouse.decision_id", c.decisionID).Str("trace.id", c.traceID).
+		Msg("tool call")
+	return res, nil
+}
+
+// errorText is the message a caller sees for a failed call; UpstreamError and errors the
+// adapter wraps say what failed without secrets.
+func errorText(err error) string {
+	var ue *UpstreamError
+	if errors.As(err, &ue) {
+		return ue.Error()
+	}
+	return err.Error()
+}
+
+// caller is what the edge says about a request (it removed any client-sent copies).
+type caller struct {
+	subject, decisionID, traceID string
+}
+
+type callerKey struct{}
+
+func withCaller(ctx context.Context, r *http.Request) context.Context {
+	c := caller{
+		subject:    r.Header.Get("X-Gatehouse-Subject"),
+		decisionID: r.Header.Get("X-Gatehouse-Decision-Id"),
+		traceID:    r.Header.Get("X-Request-Id"),
+	}
+	if tp := r.Header.Get("Traceparent"); len(tp) >= 35 {
+		c.traceID = tp[3:35]
+	}
+	return context.WithValue(ctx, callerKey{}, c)
+}
+
+func callerFrom(ctx context.Context) caller {
+	c, _ := ctx.Value(callerKey{}).(caller)
+	return c
+}
+
+// Subject returns the caller's subject as the edge asserted it, for audit fields upstream
+// (a change ticket's "requested by"). Never use it to decide anything: the policy already did.
+func Subject(ctx context.Context) string { return callerFrom(ctx).subject }
+
+// DecisionID returns the edge's decision id for this call, to join audit trails.
+func DecisionID(ctx context.Context) string { return callerFrom(ctx).decisionID }
