@@ -198,6 +198,10 @@ func (v *VaultSource) read(ctx context.Context, name string) (Secret, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vault: read %s/%s%s: %w", v.cfg.Mount, v.cfg.Prefix, name, err)
 	}
+	if kv == nil || len(kv.Data) == 0 {
+		// The latest version was deleted: Vault answers with metadata and no data.
+		return nil, fmt.Errorf("%w: %s/%s%s (deleted)", ErrSecretNotFound, v.cfg.Mount, v.cfg.Prefix, name)
+	}
 	s := Secret{}
 	for k, val := range kv.Data {
 		if str, ok := val.(string); ok {
@@ -244,14 +248,17 @@ func (v *VaultSource) renewOnce(ctx context.Context) time.Duration {
 		return 30 * time.Second
 	}
 	ttl, _ := self.TokenTTL()
-	if ttl == 0 {
-		return time.Hour // a token without expiry (root, or periodic with no TTL)
-	}
-	half := ttl / 2
+	var creation time.Duration
 	if c, ok := self.Data["creation_ttl"]; ok {
-		if secs, err := parseSeconds(c); err == nil && secs > 0 {
-			half = secs / 2
-		}
+		creation, _ = parseSeconds(c)
+	}
+	if creation == 0 && ttl == 0 {
+		return time.Hour // a token without expiry (a root token)
+	}
+	// TTLs come in whole seconds: a token in its last second reads ttl 0, and is due now.
+	half := ttl / 2
+	if creation > 0 {
+		half = creation / 2
 	}
 	if ttl > half {
 		return ttl - half
