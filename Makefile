@@ -33,6 +33,7 @@ gotest: $(DEX)
 # Benchmarks (not part of `make test`); numbers go to BENCHMARKS.md.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./proxy/...
+	$(GO) test -run '^$$' -bench Footprint -benchtime 1x ./cmd/gatehouse-adapter-catalyst-center
 
 # A short fuzzing pass over every parser.
 fuzz:

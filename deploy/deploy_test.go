@@ -63,11 +63,12 @@ type composeFile struct {
 }
 
 type composeService struct {
-	Image   string   `yaml:"image"`
-	Command []string `yaml:"command"`
-	Ports   []string `yaml:"ports"`
-	Expose  []string `yaml:"expose"`
-	Volumes []string `yaml:"volumes"`
+	Image       string            `yaml:"image"`
+	Environment map[string]string `yaml:"environment"`
+	Command     []string          `yaml:"command"`
+	Ports       []string          `yaml:"ports"`
+	Expose      []string          `yaml:"expose"`
+	Volumes     []string          `yaml:"volumes"`
 }
 
 func (s composeService) serves(p string) bool {
@@ -230,6 +231,23 @@ func TestComposeAgreesWithItsConfig(t *testing.T) {
 			t.Errorf("server %s: upstream %s is neither a compose service nor a pending adapter", s.Name, s.Upstream)
 		}
 	}
+	// Each adapter service listens where its server's upstream points.
+	for _, s := range cfg.Servers {
+		u, _ := url.Parse(s.Upstream)
+		a, ok := c.Services[u.Hostname()]
+		if !ok {
+			continue
+		}
+		if a.Environment["GATEHOUSE_LISTEN"] != "0.0.0.0:"+u.Port() {
+			t.Errorf("adapter %s listens on %q, its upstream is %s", u.Hostname(), a.Environment["GATEHOUSE_LISTEN"], s.Upstream)
+		}
+		if !strings.HasPrefix(a.Image, "ghcr.io/gatehouse-mcp/gatehouse-adapter-"+s.Name+":") {
+			t.Errorf("adapter %s runs image %s", s.Name, a.Image)
+		}
+		if a.Environment["VAULT_ADDR"] != cfg.Vault.Address {
+			t.Errorf("adapter %s reads Vault at %q, gatehouse.yaml says %s", s.Name, a.Environment["VAULT_ADDR"], cfg.Vault.Address)
+		}
+	}
 	for _, p := range c.Pending {
 		if _, ok := c.Services[p]; ok {
 			t.Errorf("%s is a compose service now: remove it from x-gatehouse-pending-adapters", p)
@@ -383,6 +401,17 @@ func TestKubernetesAgreesWithItsConfig(t *testing.T) {
 	}
 	var c composeFile
 	readYAML(t, repo("compose.yaml"), &c)
+	// Every server's upstream is a Service on its port, or an adapter still to come.
+	for _, s := range cfg.Servers {
+		u, _ := url.Parse(s.Upstream)
+		if _, ok := objects["Service/"+u.Hostname()]; ok {
+			if !svcPort(u.Hostname(), u.Port()) {
+				t.Errorf("server %s: Service %s has no port %s", s.Name, u.Hostname(), u.Port())
+			}
+		} else if !slices.Contains(c.Pending, u.Hostname()) {
+			t.Errorf("server %s: upstream %s is neither a Service nor a pending adapter", s.Name, s.Upstream)
+		}
+	}
 	for name, o := range objects {
 		if o.Kind != "Deployment" {
 			continue
@@ -398,6 +427,21 @@ func TestKubernetesAgreesWithItsConfig(t *testing.T) {
 			case ctr.Image == "ghcr.io/gatehouse-mcp/gatehouse":
 				if strings.Split(c.Services["authz"].Image, ":")[0] != ctr.Image || kust.Images[0].Name != ctr.Image {
 					t.Errorf("%s: image %s differs from compose and the kustomize image", name, ctr.Image)
+				}
+			case strings.HasPrefix(ctr.Image, "ghcr.io/gatehouse-mcp/gatehouse-adapter-"):
+				adapter := strings.TrimPrefix(ctr.Image, "ghcr.io/gatehouse-mcp/gatehouse-adapter-")
+				if name != "Deployment/"+adapter || strings.Split(c.Services[adapter].Image, ":")[0] != ctr.Image {
+					t.Errorf("%s: adapter image %s does not match its Deployment name or compose", name, ctr.Image)
+				}
+				if !slices.ContainsFunc(kust.Images, func(i struct {
+					Name string `yaml:"name"`
+				}) bool {
+					return i.Name == ctr.Image
+				}) {
+					t.Errorf("%s: no kustomize images entry for %s", name, ctr.Image)
+				}
+				if _, err := os.Stat(repo("cmd", "gatehouse-adapter-"+adapter)); err != nil {
+					t.Errorf("%s: no cmd/gatehouse-adapter-%s to build the image from", name, adapter)
 				}
 			case strings.HasPrefix(ctr.Image, "envoyproxy/envoy:"):
 				if ctr.Image != c.Services["envoy"].Image {

@@ -4,6 +4,8 @@
 //	gatehouse control-plane --config gatehouse.yaml  the xDS server that drives Envoy
 //	gatehouse control-plane --print                  print the Envoy resources it would serve
 //	gatehouse policy test [--dir policies]       run the policy directory's Rego tests
+//	gatehouse catalog [--write]                  regenerate policies/catalog.json from the adapters
+//	gatehouse simulate catalyst-center --listen  serve an upstream simulator (development, tests)
 //	gatehouse version
 package main
 
@@ -14,11 +16,16 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
+	"github.com/gatehouse-mcp/gatehouse/adapters/catalystcenter/sim"
+	"github.com/gatehouse-mcp/gatehouse/adapters/kit"
+	"github.com/gatehouse-mcp/gatehouse/adapters/registry"
 	"github.com/gatehouse-mcp/gatehouse/config"
 	"github.com/gatehouse-mcp/gatehouse/control-plane/xds"
 	"github.com/gatehouse-mcp/gatehouse/control-plane/xdsserver"
@@ -38,6 +45,10 @@ Usage:
   gatehouse control-plane --config gatehouse.yaml [--print]
                                             run the xDS control plane (or print its Envoy config)
   gatehouse policy test [--dir policies]    compile and test a policy directory, as the service would
+  gatehouse catalog [--write] [--file policies/catalog.json]
+                                            the pinned tool catalog from the adapters' declarations
+  gatehouse simulate catalyst-center [--listen 127.0.0.1:9000]
+                                            a stateful Catalyst Center API simulator (not for production)
   gatehouse version                         print the version
 `
 
@@ -60,6 +71,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runPolicy(ctx, args[1:], stdout)
 	case "control-plane":
 		return runControlPlane(ctx, args[1:], stdout)
+	case "catalog":
+		return runCatalog(args[1:], stdout)
+	case "simulate":
+		return runSimulate(ctx, args[1:], stdout)
 	case "version":
 		fmt.Fprintln(stdout, "gatehouse", version)
 		return nil
@@ -173,4 +188,54 @@ func runControlPlane(ctx context.Context, args []string, stdout io.Writer) error
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return xdsserver.New(*path, log).Run(ctx, grpcLis, httpLis, cfg.XDS.WatchInterval)
+}
+
+func runCatalog(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("catalog", flag.ContinueOnError)
+	file := fs.String("file", "policies/catalog.json", "catalog file to merge into")
+	write := fs.Bool("write", false, "write the file instead of printing it")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	existing, err := os.ReadFile(*file)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	out, err := kit.Catalog(existing, registry.Declarations()...)
+	if err != nil {
+		return err
+	}
+	// The authz service must accept what this writes.
+	if _, err := policy.ParseCatalog(out); err != nil {
+		return fmt.Errorf("generated catalog is invalid: %w", err)
+	}
+	if !*write {
+		_, err = stdout.Write(out)
+		return err
+	}
+	return os.WriteFile(*file, out, 0o644)
+}
+
+func runSimulate(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) == 0 || args[0] != "catalyst-center" {
+		return errors.New("usage: gatehouse simulate catalyst-center [--listen 127.0.0.1:9000]")
+	}
+	fs := flag.NewFlagSet("simulate", flag.ContinueOnError)
+	listen := fs.String("listen", "127.0.0.1:9000", "address to serve the simulated API on")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	l, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Catalyst Center simulator on http://%s (user admin, password C1sco12345)\n", l.Addr())
+	srv := &http.Server{Handler: sim.New(sim.Options{}), ReadHeaderTimeout: 10 * time.Second}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() { <-ctx.Done(); _ = srv.Close() }()
+	if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
 }

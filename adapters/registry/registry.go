@@ -1,0 +1,18 @@
+// Package registry lists the adapters built into this repository, for what needs all of
+// them at once: the pinned tool catalog (`gatehouse catalog`) and the local platform.
+package registry
+
+import (
+	"github.com/rs/zerolog"
+
+	"github.com/gatehouse-mcp/gatehouse/adapters/catalystcenter"
+	"github.com/gatehouse-mcp/gatehouse/adapters/kit"
+)
+
+// Declarations returns one server per adapter with its tools registered but no upstream
+// client: enough to read what each tool declares, never to call one.
+func Declarations() []*kit.Server {
+	cc := kit.NewServer(kit.Options{Name: catalystcenter.ServerName, Logger: zerolog.Nop()})
+	catalystcenter.Register(cc, nil)
+	return []*kit.Server{cc}
+}
