@@ -1,5 +1,7 @@
 // Command gatehouse runs the parts of the Gatehouse MCP authorization edge.
 //
+//	gatehouse dev                                    the whole platform on loopback, in one process
+//	gatehouse token --user nina                      a token from the running dev platform
 //	gatehouse authz --config gatehouse.yaml          the Envoy ext_authz service
 //	gatehouse control-plane --config gatehouse.yaml  the xDS server that drives Envoy
 //	gatehouse control-plane --print                  print the Envoy resources it would serve
@@ -11,15 +13,19 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -29,6 +35,8 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/config"
 	"github.com/gatehouse-mcp/gatehouse/control-plane/xds"
 	"github.com/gatehouse-mcp/gatehouse/control-plane/xdsserver"
+	"github.com/gatehouse-mcp/gatehouse/dev/issuer"
+	"github.com/gatehouse-mcp/gatehouse/dev/stack"
 	"github.com/gatehouse-mcp/gatehouse/ecslog"
 	"github.com/gatehouse-mcp/gatehouse/proxy/authz"
 	"github.com/gatehouse-mcp/gatehouse/proxy/oidc"
@@ -41,6 +49,10 @@ var version = "dev"
 const usage = `gatehouse: an authorization edge for the Model Context Protocol
 
 Usage:
+  gatehouse dev [--edge 127.0.0.1:8080] [--issuer 127.0.0.1:8090] [--policies policies]
+                                            the whole platform on loopback, in one process
+  gatehouse token --user nina [--server catalyst-center] [--issuer http://127.0.0.1:8090]
+                                            an access token from the dev issuer (admin, nina, sam, dana)
   gatehouse authz --config gatehouse.yaml   run the ext_authz service Envoy calls
   gatehouse control-plane --config gatehouse.yaml [--print]
                                             run the xDS control plane (or print its Envoy config)
@@ -65,6 +77,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errors.New("no command given")
 	}
 	switch args[0] {
+	case "dev":
+		return runDev(ctx, args[1:], stdout)
+	case "token":
+		return runToken(ctx, args[1:], stdout)
 	case "authz":
 		return runAuthz(ctx, args[1:], stdout)
 	case "policy":
@@ -238,4 +254,109 @@ func runSimulate(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	return nil
+}
+
+func runDev(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	edgeAddr := fs.String("edge", "127.0.0.1:8080", "where the edge listens (the MCP endpoint for clients)")
+	issuerAddr := fs.String("issuer", "127.0.0.1:8090", "where the development OIDC issuer listens")
+	policies := fs.String("policies", "policies", "policy directory (edits are picked up live)")
+	user := fs.String("user", "nina", "demo user for the printed client configuration")
+	format := fs.String("log-format", "", "console or json (default: console on a terminal)")
+	testIdentity := fs.String("insecure-test-identity", "", "TESTS ONLY: act as this demo user for unauthenticated loopback requests")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	eh, ep, err := splitPort(*edgeAddr)
+	if err != nil {
+		return fmt.Errorf("--edge: %w", err)
+	}
+	ih, ip, err := splitPort(*issuerAddr)
+	if err != nil {
+		return fmt.Errorf("--issuer: %w", err)
+	}
+	if eh != ih {
+		return errors.New("--edge and --issuer must be on the same host")
+	}
+	if *format == "" {
+		*format = "json"
+		if f, ok := stdout.(*os.File); ok && isTerminal(f) {
+			*format = "console"
+		}
+	}
+	log, err := ecslog.New(stdout, "gatehouse-dev", "info", *format)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	s, err := stack.Start(ctx, stack.Options{Host: eh, EdgePort: ep, IssuerPort: ip, PolicyDir: *policies, Log: log,
+		InsecureTestIdentity: *testIdentity})
+	if err != nil {
+		return err
+	}
+	defer s.Stop()
+	cfg, err := s.ClientConfig(*user)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nGatehouse is running (Ctrl-C stops it).\n\n  edge (MCP):   %s/mcp/<server>\n  OIDC issuer:  %s\n  authz gRPC:   %s\n  servers:     ",
+		s.EdgeURL, s.Issuer.URL(), s.AuthzGRPC)
+	for _, srv := range s.Config.Servers {
+		fmt.Fprintf(stdout, " %s", srv.Name)
+	}
+	fmt.Fprintf(stdout, "\n\nMCP client configuration (as %s; other users: admin, sam, dana — `gatehouse token --user sam`):\n\n%s\n", *user, cfg)
+	<-ctx.Done()
+	fmt.Fprintln(stdout, "stopping")
+	return nil
+}
+
+func runToken(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("token", flag.ContinueOnError)
+	user := fs.String("user", "nina", "demo user: admin, nina, sam or dana")
+	server := fs.String("server", "", "only for this server (its resource URI becomes the audience)")
+	iss := fs.String("issuer", "http://127.0.0.1:8090", "the running dev issuer")
+	edgeURL := fs.String("edge", "http://127.0.0.1:8080", "the running dev edge (for the resource URI)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	form := url.Values{"grant_type": {"password"}, "username": {*user}, "password": {issuer.DefaultPassword},
+		"client_id": {issuer.CLIClient}}
+	if *server != "" {
+		form.Set("resource", strings.TrimRight(*edgeURL, "/")+config.MCPPath(*server))
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(*iss, "/")+"/token", strings.NewReader(form.Encode()))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("is `gatehouse dev` running? %w", err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		AccessToken string `json:"access_token"`
+		Error       string `json:"error_description"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.AccessToken == "" {
+		return fmt.Errorf("the issuer refused: %s %s", resp.Status, out.Error)
+	}
+	fmt.Fprintln(stdout, out.AccessToken)
+	return nil
+}
+
+func splitPort(hostport string) (string, int, error) {
+	h, p, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return "", 0, err
+	}
+	n, err := strconv.Atoi(p)
+	return h, n, err
+}
+
+// isTerminal reports whether f is a character device (a terminal), without a dependency.
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

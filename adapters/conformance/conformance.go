@@ -1,0 +1,82 @@
+// Package conformance is a TEST-ONLY MCP server that implements the server
+// fixtures of the official MCP conformance suite
+// (@modelcontextprotocol/conformance 0.1.16): the test_* tools, the test://
+// resources and resource template, the test_* prompts, completions and
+// logging that the suite's server scenarios call.
+//
+// It exists so that the suite can be run against Gatehouse (through the edge)
+// and against a bare mcp-go server for comparison. It is never deployed: it
+// has no upstream, no credentials and no action classes, and it must not be
+// registered in the adapter registry or the policy catalog.
+//
+// The fixtures follow the suite's scenario descriptions; where the suite
+// only checks a shape (for example an image's data) the content is a minimal
+// valid value. Sampling and elicitation are written as multi round-trip
+// (SEP-2322) handlers, so they work with clients of protocol 2026-07-28, which
+// answer an input_required result, and with older clients, for which mcp-go
+// issues sampling/createMessage and elicitation/create on the POST's SSE
+// stream.
+package conformance
+
+import (
+	"net/http"
+
+	"github.com/mark3labs/mcp-go/server"
+)
+
+// Path is the URL path at which Handler serves the MCP endpoint.
+const Path = "/mcp"
+
+// Name and Version are the serverInfo the fixture server reports.
+const (
+	Name    = "gatehouse-conformance-fixtures"
+	Version = "0.1.16"
+)
+
+// NewServer returns an MCP server exposing every fixture the conformance
+// suite's server scenarios need.
+func NewServer() *server.MCPServer {
+	s := server.NewMCPServer(Name, Version,
+		server.WithToolCapabilities(true),
+		server.WithResourceCapabilities(true, true),
+		server.WithPromptCapabilities(true),
+		server.WithCompletions(),
+		server.WithPromptCompletionProvider(completions{}),
+		server.WithResourceCompletionProvider(completions{}),
+		server.WithLogging(),
+		server.WithElicitation(),
+		server.WithRecovery(),
+	)
+	s.EnableSampling()
+	addTools(s)
+	addResources(s)
+	addPrompts(s)
+	return s
+}
+
+// NewHTTPServer serves NewServer over mcp-go's streamable HTTP transport with
+// the options the conformance suite works best with, followed by opts.
+//
+// Sessions are on (the default session ID manager of mcp-go: IDs are issued
+// on initialize and checked for format only). The standalone GET SSE stream
+// is off (GET answers 405), because mcp-go lets a session's GET stream and
+// the POST stream of a running tools/call compete for the same notifications:
+// with GET on, a progress or log notification can leave on the GET stream
+// after the tool's result has left on the POST stream, and the suite's
+// tools-call-with-progress and tools-call-with-logging fail intermittently.
+// Pass server.WithDisableStreaming(false) to turn GET back on.
+func NewHTTPServer(opts ...server.StreamableHTTPOption) *server.StreamableHTTPServer {
+	all := append([]server.StreamableHTTPOption{
+		server.WithEndpointPath(Path),
+		server.WithDisableStreaming(true),
+	}, opts...)
+	return server.NewStreamableHTTPServer(NewServer(), all...)
+}
+
+// Handler serves the fixture server at Path (see NewHTTPServer) and answers
+// 404 elsewhere.
+func Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(Path, NewHTTPServer())
+	return mux
+}
