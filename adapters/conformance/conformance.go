@@ -54,22 +54,15 @@ func NewServer() *server.MCPServer {
 	return s
 }
 
-// NewHTTPServer serves NewServer over mcp-go's streamable HTTP transport with
-// the options the conformance suite works best with, followed by opts.
+// NewHTTPServer serves NewServer over mcp-go's streamable HTTP transport at
+// Path, with mcp-go's defaults followed by opts.
 //
-// Sessions are on (the default session ID manager of mcp-go: IDs are issued
-// on initialize and checked for format only). The standalone GET SSE stream
-// is off (GET answers 405), because mcp-go lets a session's GET stream and
-// the POST stream of a running tools/call compete for the same notifications:
-// with GET on, a progress or log notification can leave on the GET stream
-// after the tool's result has left on the POST stream, and the suite's
-// tools-call-with-progress and tools-call-with-logging fail intermittently.
-// Pass server.WithDisableStreaming(false) to turn GET back on.
+// The defaults are what the suite needs: sessions (IDs issued on initialize
+// and checked for format only) and the standalone GET SSE stream, which is
+// the only way mcp-go sends sampling/createMessage to a pre-2026-07-28
+// client (elicitation/create goes on the POST's own SSE stream).
 func NewHTTPServer(opts ...server.StreamableHTTPOption) *server.StreamableHTTPServer {
-	all := append([]server.StreamableHTTPOption{
-		server.WithEndpointPath(Path),
-		server.WithDisableStreaming(true),
-	}, opts...)
+	all := append([]server.StreamableHTTPOption{server.WithEndpointPath(Path)}, opts...)
 	return server.NewStreamableHTTPServer(NewServer(), all...)
 }
 

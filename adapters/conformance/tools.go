@@ -24,7 +24,11 @@ const (
 	toolErrorMessage = "This tool intentionally returns an error for testing"
 
 	// notificationGap is the pause between the notifications of the logging
-	// and progress tools (the suite asks for about 50 ms).
+	// and progress tools (the suite asks for about 50 ms), and after the last
+	// one: mcp-go v1.2.1 may drop a notification sent just before the result
+	// (its POST stream stops forwarding when the result is ready), or send it
+	// on the GET stream where it can arrive after the result, which the
+	// client then no longer matches to the call.
 	notificationGap = 50 * time.Millisecond
 )
 
@@ -62,26 +66,42 @@ const jsonSchema202012 = `{
 // tools.
 const inputKey = "input"
 
+// fixtureHints mark a fixture tool as what it is: it reads nothing, changes
+// nothing and reaches nothing outside this process.
+var fixtureHints = []mcp.ToolOption{
+	mcp.WithReadOnlyHintAnnotation(true),
+	mcp.WithDestructiveHintAnnotation(false),
+	mcp.WithIdempotentHintAnnotation(true),
+	mcp.WithOpenWorldHintAnnotation(false),
+}
+
 func addTools(s *server.MCPServer) {
-	s.AddTool(mcp.NewTool("test_simple_text",
+	add := func(tool mcp.Tool, handler server.ToolHandlerFunc) {
+		for _, opt := range fixtureHints {
+			opt(&tool)
+		}
+		s.AddTool(tool, handler)
+	}
+
+	add(mcp.NewTool("test_simple_text",
 		mcp.WithDescription("Returns a simple text response")),
 		func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 			return mcp.NewToolResultText(simpleText), nil
 		})
 
-	s.AddTool(mcp.NewTool("test_image_content",
+	add(mcp.NewTool("test_image_content",
 		mcp.WithDescription("Returns a 1x1 PNG image")),
 		func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 			return contentResult(mcp.NewImageContent(pngBase64, "image/png")), nil
 		})
 
-	s.AddTool(mcp.NewTool("test_audio_content",
+	add(mcp.NewTool("test_audio_content",
 		mcp.WithDescription("Returns a short WAV clip")),
 		func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 			return contentResult(mcp.NewAudioContent(wavBase64, "audio/wav")), nil
 		})
 
-	s.AddTool(mcp.NewTool("test_embedded_resource",
+	add(mcp.NewTool("test_embedded_resource",
 		mcp.WithDescription("Returns an embedded text resource")),
 		func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 			return contentResult(mcp.NewEmbeddedResource(mcp.TextResourceContents{
@@ -89,7 +109,7 @@ func addTools(s *server.MCPServer) {
 			})), nil
 		})
 
-	s.AddTool(mcp.NewTool("test_multiple_content_types",
+	add(mcp.NewTool("test_multiple_content_types",
 		mcp.WithDescription("Returns text, image and embedded resource content")),
 		func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 			return contentResult(
@@ -101,58 +121,53 @@ func addTools(s *server.MCPServer) {
 			), nil
 		})
 
-	s.AddTool(mcp.NewTool("test_tool_with_logging",
+	add(mcp.NewTool("test_tool_with_logging",
 		mcp.WithDescription("Sends three info log notifications while it runs")),
 		func(ctx context.Context, _ mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-			for i, msg := range logMessages {
-				if i > 0 {
-					if err := sleep(ctx, notificationGap); err != nil {
-						return nil, err
-					}
-				}
+			for _, msg := range logMessages {
 				n := mcp.NewLoggingMessageNotification(mcp.LoggingLevelInfo, Name, msg)
 				if err := s.SendLogMessageToClient(ctx, n); err != nil {
 					return nil, fmt.Errorf("send log message: %w", err)
+				}
+				if err := sleep(ctx, notificationGap); err != nil {
+					return nil, err
 				}
 			}
 			return mcp.NewToolResultText("Tool with logging executed successfully"), nil
 		})
 
-	s.AddTool(mcp.NewTool("test_tool_with_progress",
+	add(mcp.NewTool("test_tool_with_progress",
 		mcp.WithDescription("Reports progress 0, 50 and 100 of 100 when given a progress token")),
 		func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 			var token mcp.ProgressToken
 			if req.Params.Meta != nil {
 				token = req.Params.Meta.ProgressToken
 			}
-			for i, progress := range []int{0, 50, 100} {
-				if i > 0 {
-					if err := sleep(ctx, notificationGap); err != nil {
-						return nil, err
+			for _, progress := range []int{0, 50, 100} {
+				if token != nil {
+					err := s.SendNotificationToClient(ctx, string(mcp.MethodNotificationProgress), map[string]any{
+						"progressToken": token,
+						"progress":      progress,
+						"total":         100,
+					})
+					if err != nil {
+						return nil, fmt.Errorf("send progress: %w", err)
 					}
 				}
-				if token == nil {
-					continue
-				}
-				err := s.SendNotificationToClient(ctx, string(mcp.MethodNotificationProgress), map[string]any{
-					"progressToken": token,
-					"progress":      progress,
-					"total":         100,
-				})
-				if err != nil {
-					return nil, fmt.Errorf("send progress: %w", err)
+				if err := sleep(ctx, notificationGap); err != nil {
+					return nil, err
 				}
 			}
 			return mcp.NewToolResultText("Tool with progress executed successfully"), nil
 		})
 
-	s.AddTool(mcp.NewTool("test_error_handling",
+	add(mcp.NewTool("test_error_handling",
 		mcp.WithDescription("Always fails with an isError result")),
 		func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 			return mcp.NewToolResultError(toolErrorMessage), nil
 		})
 
-	s.AddTool(mcp.NewTool("test_sampling",
+	add(mcp.NewTool("test_sampling",
 		mcp.WithDescription("Asks the client's LLM to answer prompt (sampling/createMessage)"),
 		mcp.WithString("prompt", mcp.Required(), mcp.Description("The prompt to send to the LLM"))),
 		func(_ context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
@@ -170,7 +185,7 @@ func addTools(s *server.MCPServer) {
 
 	elicitation := func(name, description, message string, schema map[string]any, format string, opts ...mcp.ToolOption) {
 		opts = append([]mcp.ToolOption{mcp.WithDescription(description)}, opts...)
-		s.AddTool(mcp.NewTool(name, opts...),
+		add(mcp.NewTool(name, opts...),
 			func(_ context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 				if answer := server.ElicitationResponse(req.Params.InputResponses, inputKey); answer != nil {
 					return mcp.NewToolResultText(fmt.Sprintf(format, answer.Action, jsonText(answer.Content))), nil
@@ -243,9 +258,8 @@ func addTools(s *server.MCPServer) {
 		},
 		"Elicitation completed: action=%s, content=%s")
 
-	s.AddTool(mcp.NewTool("json_schema_2020_12_tool",
-		mcp.WithDescription("Tool with JSON Schema 2020-12 features"),
-		mcp.WithRawInputSchema(json.RawMessage(jsonSchema202012))),
+	add(mcp.NewToolWithRawSchema("json_schema_2020_12_tool",
+		"Tool with JSON Schema 2020-12 features", json.RawMessage(jsonSchema202012)),
 		func(_ context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 			return mcp.NewToolResultText("Received: " + jsonText(req.GetArguments())), nil
 		})
@@ -254,7 +268,7 @@ func addTools(s *server.MCPServer) {
 	// that the client resumes with GET and Last-Event-ID. mcp-go cannot end
 	// a POST stream early, so the result comes on the POST response; the
 	// suite's server-sse-polling scenario reports that as INFO.
-	s.AddTool(mcp.NewTool("test_reconnection",
+	add(mcp.NewTool("test_reconnection",
 		mcp.WithDescription("Stands in for the SEP-1699 stream-closing tool; answers after a short pause")),
 		func(ctx context.Context, _ mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 			if err := sleep(ctx, notificationGap); err != nil {
