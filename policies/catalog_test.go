@@ -6,14 +6,14 @@ import (
 
 	"github.com/gatehouse-mcp/gatehouse/adapters/kit"
 	"github.com/gatehouse-mcp/gatehouse/adapters/registry"
-	"github.com/gatehouse-mcp/gatehouse/proxy/policy"
+	"github.com/gatehouse-mcp/gatehouse/catalog"
 )
 
 // The committed catalog must be exactly what the adapters declare: a tool added, renamed or
 // re-annotated in code without `go run ./cmd/gatehouse catalog --write` fails here, so the
 // policy never decides on stale action classes.
 func TestCatalogIsCurrent(t *testing.T) {
-	committed, err := os.ReadFile(policy.CatalogFile)
+	committed, err := os.ReadFile(catalog.File)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,7 +25,7 @@ func TestCatalogIsCurrent(t *testing.T) {
 		t.Fatal("policies/catalog.json is stale: run `go run ./cmd/gatehouse catalog --write` and review the diff")
 	}
 	// Every adapter's server is in the catalog with every tool it declares.
-	c, err := policy.ParseCatalog(committed)
+	c, err := catalog.Parse(committed)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/tester"
 	"github.com/rs/zerolog"
 
+	"github.com/gatehouse-mcp/gatehouse/catalog"
 	"github.com/gatehouse-mcp/gatehouse/proxy/policy"
 )
 
@@ -34,7 +35,7 @@ func TestDirectoryLoadsAndItsTestsPass(t *testing.T) {
 // Every line of the policy runs in some test: "a test for every rule".
 func TestRegoTestsCoverEveryLine(t *testing.T) {
 	res, err := loader.NewFileLoader().WithRegoVersion(ast.RegoV1).Filtered([]string{"."}, func(_ string, info os.FileInfo, _ int) bool {
-		return !info.IsDir() && info.Name() == policy.CatalogFile
+		return !info.IsDir() && info.Name() == catalog.File
 	})
 	if err != nil {
 		t.Fatal(err)

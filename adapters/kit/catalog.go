@@ -1,60 +1,47 @@
 package kit
 
 import (
-	"encoding/json"
 	"fmt"
+
+	"github.com/gatehouse-mcp/gatehouse/catalog"
 )
 
-// catalogFile is the shape of policies/catalog.json (read by proxy/policy).
-type catalogFile struct {
-	Servers map[string]catalogServer `json:"servers"`
-}
-
-type catalogServer struct {
-	Tools map[string]catalogTool `json:"tools"`
-}
-
-type catalogTool struct {
-	Action      Action          `json:"action"`
-	Annotations map[string]bool `json:"annotations"`
-	Title       string          `json:"title,omitempty"`
-}
-
-func entry(d Declared) catalogTool {
+func entry(d Declared) catalog.Tool {
+	b := func(h Hint) *bool { v := h.bool(); return &v }
 	a := d.Annotations
-	return catalogTool{Action: d.Action, Title: d.Title, Annotations: map[string]bool{
-		"readOnlyHint": a.ReadOnly.bool(), "destructiveHint": a.Destructive.bool(),
-		"idempotentHint": a.Idempotent.bool(), "openWorldHint": a.OpenWorld.bool(),
+	return catalog.Tool{Action: string(d.Action), Title: d.Title, Annotations: catalog.Annotations{
+		ReadOnlyHint: b(a.ReadOnly), DestructiveHint: b(a.Destructive), IdempotentHint: b(a.Idempotent), OpenWorldHint: b(a.OpenWorld),
 	}}
 }
 
 // Catalog returns the pinned tool catalog with the given adapters' declarations in place of
 // whatever existing said about those servers. Servers without an adapter in this build keep
-// their existing (hand-maintained) entries. The output is stable: sorted keys, two-space
-// indent, trailing newline.
+// their existing (hand-maintained) entries. The result is valid for the policy engine.
 func Catalog(existing []byte, servers ...*Server) ([]byte, error) {
-	var c catalogFile
+	c := &catalog.Catalog{}
 	if len(existing) > 0 {
-		if err := json.Unmarshal(existing, &c); err != nil {
+		parsed, err := catalog.Parse(existing)
+		if err != nil {
 			return nil, fmt.Errorf("existing catalog: %w", err)
 		}
-	}
-	if c.Servers == nil {
-		c.Servers = map[string]catalogServer{}
+		c = parsed
 	}
 	for _, s := range servers {
 		if err := s.Err(); err != nil {
 			return nil, err
 		}
-		tools := map[string]catalogTool{}
+		tools := map[string]catalog.Tool{}
 		for _, d := range s.Declared() {
 			tools[d.Name] = entry(d)
 		}
-		c.Servers[s.Name()] = catalogServer{Tools: tools}
+		c.SetServer(s.Name(), tools)
 	}
-	out, err := json.MarshalIndent(c, "", "  ")
+	out, err := c.Marshal()
 	if err != nil {
 		return nil, err
 	}
-	return append(out, '\n'), nil
+	if _, err := catalog.Parse(out); err != nil {
+		return nil, fmt.Errorf("generated catalog is invalid: %w", err)
+	}
+	return out, nil
 }

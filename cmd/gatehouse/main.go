@@ -32,6 +32,7 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/adapters/catalystcenter/sim"
 	"github.com/gatehouse-mcp/gatehouse/adapters/kit"
 	"github.com/gatehouse-mcp/gatehouse/adapters/registry"
+	"github.com/gatehouse-mcp/gatehouse/catalog"
 	"github.com/gatehouse-mcp/gatehouse/config"
 	"github.com/gatehouse-mcp/gatehouse/control-plane/xds"
 	"github.com/gatehouse-mcp/gatehouse/control-plane/xdsserver"
@@ -222,7 +223,7 @@ func runCatalog(args []string, stdout io.Writer) error {
 		return err
 	}
 	// The authz service must accept what this writes.
-	if _, err := policy.ParseCatalog(out); err != nil {
+	if _, err := catalog.Parse(out); err != nil {
 		return fmt.Errorf("generated catalog is invalid: %w", err)
 	}
 	if !*write {

@@ -100,7 +100,9 @@ func BenchmarkEdgeOverhead(b *testing.B) {
 	edge, edgeWall := run(s.ServerURL("catalyst-center"), map[string]string{"Authorization": "Bearer " + tok})
 	direct, directWall := run(s.Adapters["catalyst-center"]+"/mcp", nil)
 	b.StopTimer()
-	q := func(d []time.Duration, p float64) float64 { return float64(d[int(float64(len(d)-1)*p)].Microseconds()) / 1000 }
+	q := func(d []time.Duration, p float64) float64 {
+		return float64(d[int(float64(len(d)-1)*p)].Microseconds()) / 1000
+	}
 	b.ReportMetric(float64(len(edge)), "calls")
 	b.ReportMetric(q(edge, .5), "edge-p50-ms")
 	b.ReportMetric(q(edge, .99), "edge-p99-ms")

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/rs/zerolog"
+
+	"github.com/gatehouse-mcp/gatehouse/catalog"
 )
 
 func repoPolicies(t *testing.T) string { return repoPoliciesTB(t) }
@@ -92,15 +94,15 @@ func TestConfigMapLayoutReloads(t *testing.T) {
 
 func TestRefusals(t *testing.T) {
 	cases := map[string]func(dir string){
-		"missing catalog": func(dir string) { os.Remove(filepath.Join(dir, CatalogFile)) },
+		"missing catalog": func(dir string) { os.Remove(filepath.Join(dir, catalog.File)) },
 		"catalog tool without annotations": func(dir string) {
-			os.WriteFile(filepath.Join(dir, CatalogFile), []byte(`{"servers":{"github":{"tools":{"x":{"action":"read","annotations":{"readOnlyHint":true}}}}}}`), 0o600)
+			os.WriteFile(filepath.Join(dir, catalog.File), []byte(`{"servers":{"github":{"tools":{"x":{"action":"read","annotations":{"readOnlyHint":true}}}}}}`), 0o600)
 		},
 		"catalog read tool marked destructive": func(dir string) {
-			os.WriteFile(filepath.Join(dir, CatalogFile), []byte(`{"servers":{"github":{"tools":{"x":{"action":"read","annotations":{"readOnlyHint":true,"destructiveHint":true,"idempotentHint":true,"openWorldHint":false}}}}}}`), 0o600)
+			os.WriteFile(filepath.Join(dir, catalog.File), []byte(`{"servers":{"github":{"tools":{"x":{"action":"read","annotations":{"readOnlyHint":true,"destructiveHint":true,"idempotentHint":true,"openWorldHint":false}}}}}}`), 0o600)
 		},
 		"catalog unknown action": func(dir string) {
-			os.WriteFile(filepath.Join(dir, CatalogFile), []byte(`{"servers":{"github":{"tools":{"x":{"action":"delete","annotations":{"readOnlyHint":false,"destructiveHint":true,"idempotentHint":true,"openWorldHint":false}}}}}}`), 0o600)
+			os.WriteFile(filepath.Join(dir, catalog.File), []byte(`{"servers":{"github":{"tools":{"x":{"action":"delete","annotations":{"readOnlyHint":false,"destructiveHint":true,"idempotentHint":true,"openWorldHint":false}}}}}}`), 0o600)
 		},
 		"no gatehouse.authz package": func(dir string) {
 			os.Remove(filepath.Join(dir, "authz.rego"))

@@ -1,13 +1,11 @@
 package policy
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -28,6 +26,8 @@ import (
 	"github.com/open-policy-agent/opa/v1/tester"
 	iCache "github.com/open-policy-agent/opa/v1/topdown/cache"
 	"github.com/open-policy-agent/opa/v1/tracing"
+
+	"github.com/gatehouse-mcp/gatehouse/catalog"
 )
 
 // Package is the Rego package security teams write; the engine reads allow, reasons and
@@ -68,7 +68,7 @@ type Revision struct {
 	ID       string // content hash of every file that was loaded
 	LoadedAt time.Time
 	Tests    int // Rego tests that passed before the revision was accepted
-	Catalog  *Catalog
+	Catalog  *catalog.Catalog
 
 	compiler *ast.Compiler
 	store    storage.Store
@@ -79,7 +79,7 @@ type Revision struct {
 // policyFile reports whether a file belongs to a policy revision.
 func policyFile(name string) bool {
 	switch name {
-	case "data.json", "data.yaml", "data.yml", CatalogFile:
+	case "data.json", "data.yaml", "data.yml", catalog.File:
 		return true
 	}
 	return strings.HasSuffix(name, ".rego")
@@ -152,19 +152,19 @@ func (e *TestFailure) Error() string {
 
 // build compiles, tests and prepares a revision from in-memory files.
 func build(ctx context.Context, files fstest.MapFS, id string, logger logging.Logger) (*Revision, error) {
-	var catalog *Catalog
-	if f, ok := files[CatalogFile]; ok {
-		c, err := ParseCatalog(f.Data)
+	var cat *catalog.Catalog
+	if f, ok := files[catalog.File]; ok {
+		c, err := catalog.Parse(f.Data)
 		if err != nil {
 			return nil, err
 		}
-		catalog = c
+		cat = c
 	} else {
-		return nil, fmt.Errorf("%s is missing: without it every tool call is denied", CatalogFile)
+		return nil, fmt.Errorf("%s is missing: without it every tool call is denied", catalog.File)
 	}
 	loaded, err := loader.NewFileLoader().WithFS(files).WithRegoVersion(ast.RegoV1).
 		WithFilter(func(abspath string, info fs.FileInfo, _ int) bool {
-			return !info.IsDir() && info.Name() == CatalogFile
+			return !info.IsDir() && info.Name() == catalog.File
 		}).All([]string{"."})
 	if err != nil {
 		return nil, fmt.Errorf("load: %w", err)
@@ -214,7 +214,7 @@ func build(ctx context.Context, files fstest.MapFS, id string, logger logging.Lo
 		return nil, fmt.Errorf("prepare: %w", err)
 	}
 	return &Revision{
-		ID: id, LoadedAt: time.Now(), Tests: passed, Catalog: catalog,
+		ID: id, LoadedAt: time.Now(), Tests: passed, Catalog: cat,
 		compiler: compiler, store: store, query: &pq, logger: logger,
 	}, nil
 }
@@ -301,7 +301,5 @@ func (r *Revision) InterQueryBuiltinValueCache() iCache.InterQueryValueCache { r
 func (r *Revision) CreatePreparedQueryOnce(envoyauth.PrepareQueryOpts) (*rego.PreparedEvalQuery, error) {
 	return r.query, nil
 }
-
-func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
 
 var errNoRevision = errors.New("no policy is loaded")

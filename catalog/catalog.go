@@ -1,13 +1,18 @@
-package policy
+// Package catalog is the pinned tool catalog (policies/catalog.json): for each server, each
+// tool's action class and its four MCP annotations. The adapter kit renders it from the tools'
+// declarations; the policy engine reads it, and policies see an entry as input.tool — never
+// what an adapter says at run time.
+package catalog
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"sort"
 )
 
-// CatalogFile is the name of the pinned tool catalog inside the policy directory.
-const CatalogFile = "catalog.json"
+// File is the catalog's name inside the policy directory.
+const File = "catalog.json"
 
 // Action classes a tool declares.
 const (
@@ -16,14 +21,13 @@ const (
 	ActionExecute = "execute"
 )
 
-// Catalog is the pinned tool catalog: for each server, each tool's action class and MCP
-// annotations. It is what policies see as input.tool, never what an adapter says at run time.
+// Catalog is the whole file.
 type Catalog struct {
-	Servers map[string]CatalogServer `json:"servers"`
+	Servers map[string]Server `json:"servers"`
 }
 
-// CatalogServer holds one server's tools.
-type CatalogServer struct {
+// Server holds one server's tools.
+type Server struct {
 	Tools map[string]Tool `json:"tools"`
 }
 
@@ -64,14 +68,14 @@ func (t Tool) Input() map[string]any {
 	}
 }
 
-// ParseCatalog decodes and checks a catalog: every tool has an action class and all four
-// annotations, and a read tool is not marked destructive.
-func ParseCatalog(data []byte) (*Catalog, error) {
+// Parse decodes and checks a catalog: every tool has an action class and all four
+// annotations, and a read tool is read-only and not destructive.
+func Parse(data []byte) (*Catalog, error) {
 	var c Catalog
-	dec := json.NewDecoder(bytesReader(data))
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&c); err != nil {
-		return nil, fmt.Errorf("%s: %w", CatalogFile, err)
+		return nil, fmt.Errorf("%s: %w", File, err)
 	}
 	servers := make([]string, 0, len(c.Servers))
 	for s := range c.Servers {
@@ -80,7 +84,7 @@ func ParseCatalog(data []byte) (*Catalog, error) {
 	sort.Strings(servers)
 	for _, s := range servers {
 		for name, t := range c.Servers[s].Tools {
-			where := fmt.Sprintf("%s: servers.%s.tools.%s", CatalogFile, s, name)
+			where := fmt.Sprintf("%s: servers.%s.tools.%s", File, s, name)
 			switch t.Action {
 			case ActionRead, ActionWrite, ActionExecute:
 			default:
@@ -96,4 +100,22 @@ func ParseCatalog(data []byte) (*Catalog, error) {
 		}
 	}
 	return &c, nil
+}
+
+// SetServer replaces one server's tools.
+func (c *Catalog) SetServer(name string, tools map[string]Tool) {
+	if c.Servers == nil {
+		c.Servers = map[string]Server{}
+	}
+	c.Servers[name] = Server{Tools: tools}
+}
+
+// Marshal renders the catalog stably: sorted keys, two-space indent, trailing newline, so the
+// committed file only changes when a declaration does.
+func (c *Catalog) Marshal() ([]byte, error) {
+	out, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(out, '\n'), nil
 }
