@@ -14,13 +14,13 @@ import (
 	"time"
 
 	"github.com/mark3labs/mcp-go/client"
-	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/rs/zerolog"
 
 	"github.com/gatehouse-mcp/gatehouse/adapters/catalystcenter"
 	"github.com/gatehouse-mcp/gatehouse/adapters/catalystcenter/sim"
 	"github.com/gatehouse-mcp/gatehouse/adapters/kit"
+	"github.com/gatehouse-mcp/gatehouse/adapters/kit/kittest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -89,25 +89,7 @@ func start(t *testing.T) *env {
 }
 
 func (e *env) connect(t *testing.T, version string) *client.Client {
-	t.Helper()
-	tr, err := transport.NewStreamableHTTP(e.base + kit.Path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := client.NewClient(tr, client.WithProtocolVersion(version))
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := c.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	req := mcp.InitializeRequest{}
-	req.Params.ProtocolVersion = version
-	req.Params.ClientInfo = mcp.Implementation{Name: "cc-test", Version: "1"}
-	if _, err := c.Initialize(ctx, req); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
+	return kittest.Connect(t, e.base+kit.Path, version, nil)
 }
 
 // call invokes a tool and decodes its structured result into out; it fails the test on an

@@ -11,10 +11,10 @@ import (
 	"time"
 
 	"github.com/mark3labs/mcp-go/client"
-	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/gatehouse-mcp/gatehouse/adapters/kit"
+	"github.com/gatehouse-mcp/gatehouse/adapters/kit/kittest"
 	"github.com/gatehouse-mcp/gatehouse/ecslog"
 )
 
@@ -110,29 +110,11 @@ func startServer(t *testing.T, s *kit.Server) string {
 	return "http://" + l.Addr().String()
 }
 
-// Connect opens an mcp-go client on one protocol revision, with the headers the edge adds.
+// connect opens a client with the headers the edge adds.
 func connect(t *testing.T, base, version string) *client.Client {
-	t.Helper()
-	tr, err := transport.NewStreamableHTTP(base+kit.Path, transport.WithHTTPHeaders(map[string]string{
+	return kittest.Connect(t, base+kit.Path, version, map[string]string{
 		"X-Gatehouse-Subject": "alice", "X-Gatehouse-Decision-Id": "dec-123",
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := client.NewClient(tr, client.WithProtocolVersion(version))
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := c.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	req := mcp.InitializeRequest{}
-	req.Params.ProtocolVersion = version
-	req.Params.ClientInfo = mcp.Implementation{Name: "kit-test", Version: "1"}
-	if _, err := c.Initialize(ctx, req); err != nil {
-		t.Fatalf("initialize on %s: %v", version, err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
+	})
 }
 
 func TestToolsOverEveryRevision(t *testing.T) {

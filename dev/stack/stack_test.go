@@ -17,10 +17,10 @@ import (
 	"time"
 
 	"github.com/mark3labs/mcp-go/client"
-	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/rs/zerolog"
 
+	"github.com/gatehouse-mcp/gatehouse/adapters/kit/kittest"
 	"github.com/gatehouse-mcp/gatehouse/dev/stack"
 )
 
@@ -69,25 +69,7 @@ func connect(t testing.TB, s *stack.Stack, user, version string) *client.Client 
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := transport.NewStreamableHTTP(s.ServerURL("catalyst-center"),
-		transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + tok}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := client.NewClient(tr, client.WithProtocolVersion(version))
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := c.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	req := mcp.InitializeRequest{}
-	req.Params.ProtocolVersion = version
-	req.Params.ClientInfo = mcp.Implementation{Name: "e2e", Version: "1"}
-	if _, err := c.Initialize(ctx, req); err != nil {
-		t.Fatalf("initialize %s as %s: %v", version, user, err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
+	return kittest.Connect(t, s.ServerURL("catalyst-center"), version, map[string]string{"Authorization": "Bearer " + tok})
 }
 
 func callTool(c *client.Client, name string, args map[string]any) (*mcp.CallToolResult, error) {
