@@ -139,7 +139,7 @@ func (s *Server) call(ctx context.Context, tool string, run func(context.Context
 	outcome := "success"
 	if err != nil {
 		outcome = "error"
-		res = mcp.NewToolResultError(errorText(err))
+		res = mcp.NewToolResultError(err.Error())
 	} else if res != nil && res.IsError {
 		outcome = "error"
 	}
@@ -147,28 +147,18 @@ func (s *Server) call(ctx context.Context, tool string, run func(context.Context
 	s.Metrics.toolCalls.WithLabelValues(s.opts.Name, tool, outcome).Inc()
 	s.Metrics.toolDuration.WithLabelValues(s.opts.Name, tool).Observe(elapsed.Seconds())
 	c := callerFrom(ctx)
-	ev := s.log.Info()
+	ev, evOutcome := s.log.Info(), "success"
 	if outcome != "success" {
-		ev = s.log.Warn()
+		ev, evOutcome = s.log.Warn(), "failure"
 		if err != nil {
-			ev = ev.Str("error.message", errorText(err))
+			ev = ev.Str("error.message", err.Error())
 		}
 	}
-	ev.Str("event.kind", "event").Str("event.action", "tool-call").Str("event.outcome", map[bool]string{true: "success", false: "failure"}[outcome == "success"]).
+	ev.Str("event.kind", "event").Str("event.action", "tool-call").Str("event.outcome", evOutcome).
 		Int64("event.duration", elapsed.Nanoseconds()).Str("gatehouse.tool", tool).
 		Str("user.id", c.subject).Str("gatehouse.decision_id", c.decisionID).Str("trace.id", c.traceID).
 		Msg("tool call")
 	return res, nil
-}
-
-// errorText is the message a caller sees for a failed call; UpstreamError and errors the
-// adapter wraps say what failed without secrets.
-func errorText(err error) string {
-	var ue *UpstreamError
-	if errors.As(err, &ue) {
-		return ue.Error()
-	}
-	return err.Error()
 }
 
 // caller is what the edge says about a request (it removed any client-sent copies).

@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -356,17 +357,13 @@ func (s *Server) checkSize(r *request) *authv3.CheckResponse {
 		return badRequest(r, 413, mcpmsg.CodeInvalidRequest, "the message is larger than this edge accepts")
 	}
 	if cl := r.headers["content-length"]; cl != "" {
-		var n int
-		for _, c := range cl {
-			if c < '0' || c > '9' {
-				return badRequest(r, 400, mcpmsg.CodeInvalidRequest, "invalid Content-Length")
-			}
-			n = n*10 + int(c-'0')
-			if n > max {
-				return badRequest(r, 413, mcpmsg.CodeInvalidRequest, "the message is larger than this edge accepts")
-			}
-		}
-		if n != len(r.body) {
+		n, err := strconv.ParseUint(cl, 10, 63)
+		switch {
+		case err != nil && errors.Is(err, strconv.ErrRange), err == nil && n > uint64(max):
+			return badRequest(r, 413, mcpmsg.CodeInvalidRequest, "the message is larger than this edge accepts")
+		case err != nil:
+			return badRequest(r, 400, mcpmsg.CodeInvalidRequest, "invalid Content-Length")
+		case n != uint64(len(r.body)):
 			// checklist 4: a truncated body never reaches policy or an adapter.
 			return badRequest(r, 400, mcpmsg.CodeParseError, "the body is shorter than its Content-Length (truncated)")
 		}
