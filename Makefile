@@ -44,6 +44,7 @@ gotest: $(DEX) $(NODE)
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./proxy/...
 	$(GO) test -run '^$$' -bench Footprint -benchtime 1x ./cmd/gatehouse-adapter-catalyst-center
+	$(GO) test -run '^$$' -bench EdgeOverhead -benchtime 1x ./dev/stack
 
 # A short fuzzing pass over every parser.
 fuzz:
@@ -51,3 +52,4 @@ fuzz:
 	$(GO) test ./proxy/mcpmsg -run '^$$' -fuzz FuzzParse -fuzztime 30s
 	$(GO) test ./proxy/authz -run '^$$' -fuzz FuzzCheck -fuzztime 30s
 	$(GO) test ./config -run '^$$' -fuzz FuzzParse -fuzztime 30s
+	$(GO) test ./proxy/edge -run '^$$' -fuzz FuzzNormalize -fuzztime 30s
