@@ -273,10 +273,46 @@ func readID(v any) (any, error) {
 	}
 }
 
+// paramNames are the parameter names of MCP messages (and of the objects nested in them that
+// the policy reads). The adapter's SDK decodes params into structs with Go's encoding/json,
+// which matches names case-insensitively, so "Arguments" would reach the tool as its arguments
+// while the policy saw none: a key equal to one of these up to case, but not exactly, is refused.
+var paramNames = foldSet("name", "arguments", "uri", "taskId", "ref", "_meta", "task", "cursor", "argument",
+	"context", "protocolVersion", "capabilities", "clientInfo", "level", "progressToken", "progress", "total",
+	"message", "requestId", "reason", "type", "value", "ttl", "roots", "subscriptionId", "filter")
+
+func foldSet(names ...string) map[string]string {
+	m := make(map[string]string, len(names))
+	for _, n := range names {
+		m[foldKey(n)] = n
+	}
+	return m
+}
+
+// checkNames refuses keys of obj that differ from a known parameter name only in case.
+func (m *Message) checkNames(where string, obj map[string]any) error {
+	for k := range obj {
+		if want, ok := paramNames[foldKey(k)]; ok && want != k {
+			return fail(http.StatusBadRequest, CodeInvalidParams, m.ID, "%s.%s: MCP names this %q (names are case-sensitive)", where, k, want)
+		}
+	}
+	return nil
+}
+
 // readParams extracts the method-specific facts a policy decides on, and checks their types.
 func (m *Message) readParams() error {
 	bad := func(format string, args ...any) error {
 		return fail(http.StatusBadRequest, CodeInvalidParams, m.ID, format, args...)
+	}
+	if err := m.checkNames("params", m.Params); err != nil {
+		return err
+	}
+	for _, nested := range []string{"_meta", "ref", "argument"} {
+		if obj, ok := m.Params[nested].(map[string]any); ok {
+			if err := m.checkNames("params."+nested, obj); err != nil {
+				return err
+			}
+		}
 	}
 	str := func(key string, required bool) (string, error) {
 		v, ok := m.Params[key]

@@ -139,6 +139,12 @@ func TestEnvelope(t *testing.T) {
 
 func TestParamsChecked(t *testing.T) {
 	for _, body := range []string{
+		// encoding/json in the adapter would take these as arguments / name / _meta.
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"deploy_template","Arguments":{"template_id":"evil"}}}`,
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"NAME":"deploy_template"}}`,
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","_META":{}}}`,
+		`{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"Cursor":"abc"}}`,
+		`{"jsonrpc":"2.0","id":1,"method":"completion/complete","params":{"ref":{"type":"ref/prompt","Name":"p"}}}`,
 		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{}}`,
 		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":5}}`,
 		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","arguments":[1]}}`,
