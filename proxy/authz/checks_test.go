@@ -114,6 +114,11 @@ func TestBodyLimit(t *testing.T) {
 	allowed(t, h.check(req))
 	d := denied(t, h.check(mcpPost(cc, tok, pad(limit+1))), 413)
 	d.rpcError(t, 1, mcpmsg.CodeInvalidRequest)
+	// A large body refused before authentication is not parsed just to echo its id.
+	d = denied(t, h.check(mcpPost(cc, "", pad(mcpmsg.PeekLimit+1))), 401)
+	d.rpcError(t, nil, authz.CodeUnauthorized)
+	d = denied(t, h.check(mcpPost(cc, "", pad(mcpmsg.PeekLimit-1))), 401)
+	d.rpcError(t, 1, authz.CodeUnauthorized)
 	// Envoy marks a body it cut at max_request_bytes (allow_partial_message) as partial.
 	denied(t, h.check(mcpPost(cc, tok, callBody(1, "list_devices", nil), "x-envoy-auth-partial-body", "true")), 413)
 }

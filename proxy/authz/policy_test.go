@@ -221,6 +221,9 @@ func TestRESTBridgeSameDecision(t *testing.T) {
 			}
 		}
 	}
+	// Encoded segments are refused rather than decoded differently than the bridge would.
+	tok0 := h.token(cc, "u", []string{"admin"})
+	denied(t, h.check(envoyCheck("POST", "/api/v1/mcp/"+cc+"/tools/list%5Fdevices", "", map[string]string{"authorization": "Bearer " + tok0}, `{}`)), 404)
 	// The REST body is held to the same strict JSON rules.
 	tok := h.token(cc, "u", []string{"admin"})
 	denied(t, h.check(envoyCheck("POST", "/api/v1/mcp/"+cc+"/tools/list_devices", "", map[string]string{"authorization": "Bearer " + tok}, `{"a":1,"A":2}`)), 400)

@@ -71,9 +71,12 @@ func errorBody(r *request, status, code int, message string, data map[string]any
 	// The parser's id when it got that far; otherwise whatever id a strict read finds, so
 	// that answers given before parsing (401, 403, 413) still echo it.
 	var id any
-	if r.msg != nil {
+	switch {
+	case r.msg != nil:
 		id = r.msg.ID
-	} else {
+	case r.echoKnown:
+		id = r.echoID
+	default:
 		id = mcpmsg.PeekID(r.body)
 	}
 	b, _ := json.Marshal(map[string]any{
@@ -109,7 +112,7 @@ func badRequest(r *request, status, code int, message string) *authv3.CheckRespo
 	return deniedResponse(r, status, codes.InvalidArgument, body, ct)
 }
 
-// parseError answers a message mcpmsg refused.
+// parseError answers a message mcpmsg refused, echoing the id the parser read.
 func parseError(r *request, e *mcpmsg.Error) *authv3.CheckResponse {
 	var data map[string]any
 	if e.Data != nil {
@@ -117,6 +120,7 @@ func parseError(r *request, e *mcpmsg.Error) *authv3.CheckResponse {
 			data = m
 		}
 	}
+	r.echoID, r.echoKnown = e.ID, true // the parser read what it could: do not parse again
 	body, ct := errorBody(r, e.Status, e.Code, e.Message, data)
 	var extra [][2]string
 	if e.Allow != "" {

@@ -110,6 +110,8 @@ type request struct {
 	clientAddress string
 	failedClosed  bool
 	allowed       bool
+	echoID        any  // the id a parse error answer echoes
+	echoKnown     bool // whether echoID was read by the parser
 }
 
 // Check implements the ext_authz gRPC API. It never returns a gRPC error for a bad request:
@@ -274,6 +276,11 @@ func (s *Server) route(r *request, ce map[string]string) bool {
 	if rest, ok := strings.CutPrefix(r.path, restPrefix); ok {
 		server, tool, ok := strings.Cut(rest, "/tools/")
 		if !ok || server == "" || tool == "" || strings.Contains(tool, "/") {
+			return false
+		}
+		if strings.Contains(server+tool, "%") {
+			// Segments are matched as written; an encoded name could decode differently
+			// at the bridge. MCP tool and server names never need escaping.
 			return false
 		}
 		r.via, r.server, r.tool = "rest", server, tool

@@ -572,10 +572,15 @@ func (m *Message) MetricMethod() string {
 	}
 }
 
+// PeekLimit bounds the bodies PeekID reads: answers given before authentication must not let
+// an anonymous client buy a full parse of a large body.
+const PeekLimit = 16 << 10
+
 // PeekID returns the id of a body that is a strict JSON object with a valid id, or nil. It
-// lets answers that come before parsing (401, 403, 413) still echo the id.
+// lets answers that come before parsing (401, 403, 413) still echo the id. Bodies larger than
+// PeekLimit are not read (the answer then carries a null id).
 func PeekID(body []byte) any {
-	if len(body) == 0 {
+	if len(body) == 0 || len(body) > PeekLimit {
 		return nil
 	}
 	v, err := decodeStrict(body)
