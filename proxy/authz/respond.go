@@ -120,7 +120,9 @@ func parseError(r *request, e *mcpmsg.Error) *authv3.CheckResponse {
 			data = m
 		}
 	}
-	r.echoID, r.echoKnown = e.ID, true // the parser read what it could: do not parse again
+	if e.ID != nil {
+		r.echoID, r.echoKnown = e.ID, true // the parser read it: do not parse again
+	}
 	body, ct := errorBody(r, e.Status, e.Code, e.Message, data)
 	var extra [][2]string
 	if e.Allow != "" {
