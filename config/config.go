@@ -102,6 +102,9 @@ type Edge struct {
 	StreamIdleTimeout time.Duration `yaml:"stream_idle_timeout"`
 	// ConnectTimeout bounds connecting to an adapter or the authz service.
 	ConnectTimeout time.Duration `yaml:"connect_timeout"`
+	// UpstreamCAFile is the CA bundle (a path inside the Envoy container) that https
+	// upstreams' certificates must chain to; their names are checked too.
+	UpstreamCAFile string `yaml:"upstream_ca_file"`
 }
 
 // ControlPlane configures the xDS server.
@@ -324,6 +327,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Edge.ConnectTimeout == 0 {
 		c.Edge.ConnectTimeout = 2 * time.Second
+	}
+	if c.Edge.UpstreamCAFile == "" {
+		c.Edge.UpstreamCAFile = "/etc/ssl/certs/ca-certificates.crt"
 	}
 	if c.XDS.Listen == "" {
 		c.XDS.Listen = "127.0.0.1:18000"

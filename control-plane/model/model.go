@@ -98,9 +98,11 @@ type Retry struct {
 
 // Cluster is an upstream.
 type Cluster struct {
-	Name           string
-	Address        Address
+	Name    string
+	Address Address
+	// TLS upstreams must present a certificate for Address.Host that chains to CAFile.
 	TLS            bool
+	CAFile         string
 	HTTP2          bool
 	ConnectTimeout time.Duration
 	HealthCheck    HealthCheck
@@ -217,7 +219,7 @@ func Build(cfg *config.Config) (*Edge, error) {
 			return nil, fmt.Errorf("servers[%s].upstream: %w", s.Name, err)
 		}
 		e.Clusters = append(e.Clusters, Cluster{
-			Name: AdapterCluster(s.Name), Address: up.addr, TLS: up.tls, ConnectTimeout: cfg.Edge.ConnectTimeout,
+			Name: AdapterCluster(s.Name), Address: up.addr, TLS: up.tls, CAFile: cfg.Edge.UpstreamCAFile, ConnectTimeout: cfg.Edge.ConnectTimeout,
 			HealthCheck: HealthCheck{Path: "/readyz", Interval: 5 * time.Second, Timeout: time.Second, UnhealthyThreshold: 2, HealthyThreshold: 1},
 			Limits:      Limits{MaxConnections: 1024, MaxPendingRequests: 1024, MaxRequests: 4096, MaxRetries: 3},
 		})

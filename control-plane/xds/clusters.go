@@ -8,6 +8,7 @@ import (
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	upstreamhttpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
+	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/wellknown"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -80,7 +81,7 @@ func cluster(c model.Cluster) (*clusterv3.Cluster, error) {
 		}
 	}
 	if c.TLS {
-		tls, err := pack(&tlsv3.UpstreamTlsContext{Sni: c.Address.Host})
+		tls, err := pack(upstreamTLS(c))
 		if err != nil {
 			return nil, err
 		}
@@ -90,6 +91,30 @@ func cluster(c model.Cluster) (*clusterv3.Cluster, error) {
 		}
 	}
 	return cl, validate(cl)
+}
+
+// upstreamTLS verifies the adapter: its certificate must chain to the CA bundle and name the
+// upstream host (without a validation context Envoy would accept any certificate, and anyone
+// on the path could read every authorized call and forge results).
+func upstreamTLS(c model.Cluster) *tlsv3.UpstreamTlsContext {
+	san := &tlsv3.SubjectAltNameMatcher{
+		SanType: tlsv3.SubjectAltNameMatcher_DNS,
+		Matcher: &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Exact{Exact: c.Address.Host}},
+	}
+	ctx := &tlsv3.UpstreamTlsContext{
+		CommonTlsContext: &tlsv3.CommonTlsContext{
+			ValidationContextType: &tlsv3.CommonTlsContext_ValidationContext{ValidationContext: &tlsv3.CertificateValidationContext{
+				TrustedCa:                 &corev3.DataSource{Specifier: &corev3.DataSource_Filename{Filename: c.CAFile}},
+				MatchTypedSubjectAltNames: []*tlsv3.SubjectAltNameMatcher{san},
+			}},
+		},
+	}
+	if net.ParseIP(c.Address.Host) != nil {
+		san.SanType = tlsv3.SubjectAltNameMatcher_IP_ADDRESS // and no SNI: it carries host names only
+	} else {
+		ctx.Sni = c.Address.Host
+	}
+	return ctx
 }
 
 func healthCheck(h model.HealthCheck) *corev3.HealthCheck {

@@ -52,8 +52,10 @@ func Listener(e *model.Edge) (*listenerv3.Listener, error) {
 		UseRemoteAddress:      wrapperspb.Bool(true),
 		StreamIdleTimeout:     dur(e.StreamIdleTimeout),
 		RequestHeadersTimeout: dur(10 * time.Second),
-		// SSE responses last as long as a tool runs; the route's idle timeout bounds them.
-		RequestTimeout: dur(0),
+		// Receiving the request (headers and body) must finish within a minute: a slow
+		// upload must not hold a connection until the idle timeout. This does not bound
+		// responses, so long SSE streams are unaffected.
+		RequestTimeout: dur(time.Minute),
 		ServerName:     "gatehouse",
 	}
 	cfg, err := pack(hcm)

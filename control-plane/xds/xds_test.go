@@ -13,6 +13,7 @@ import (
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	extauthzv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_authz/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/protobuf/proto"
 
@@ -216,4 +217,49 @@ func firstDiff(a, b string) string {
 		}
 	}
 	return "lengths differ"
+}
+
+// An https upstream is verified: CA bundle and the host's name (or IP) in the certificate.
+func TestHTTPSUpstreamsAreVerified(t *testing.T) {
+	for host, san := range map[string]string{"github-adapter.internal": "DNS", "10.0.0.7": "IP_ADDRESS"} {
+		cfg, err := config.Parse([]byte(`
+public_url: https://mcp.example.com
+oidc: {issuer: https://idp.example.com}
+servers: [{name: github, upstream: "https://` + host + `:8443"}]
+`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := model.Build(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs, err := xds.Clusters(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var found bool
+		for _, c := range cs {
+			if c.GetName() != "adapter-github" {
+				continue
+			}
+			found = true
+			var tls tlsv3.UpstreamTlsContext
+			if err := c.GetTransportSocket().GetTypedConfig().UnmarshalTo(&tls); err != nil {
+				t.Fatal(err)
+			}
+			vc := tls.GetCommonTlsContext().GetValidationContext()
+			if vc.GetTrustedCa().GetFilename() != cfg.Edge.UpstreamCAFile || len(vc.GetMatchTypedSubjectAltNames()) != 1 ||
+				vc.GetMatchTypedSubjectAltNames()[0].GetSanType().String() != san ||
+				vc.GetMatchTypedSubjectAltNames()[0].GetMatcher().GetExact() != host {
+				t.Fatalf("%s: upstream TLS does not verify the adapter: %v", host, &tls)
+			}
+			if (san == "DNS") != (tls.GetSni() == host) {
+				t.Fatalf("%s: SNI %q", host, tls.GetSni())
+			}
+		}
+		if !found {
+			t.Fatal("no adapter-github cluster")
+		}
+	}
 }
