@@ -17,8 +17,12 @@ import (
 // did not bring one.
 var errUnknownKey = errors.New("no signing key with the token's kid")
 
-// errNoKeys means the issuer's keys were never fetched.
-var errNoKeys = errors.New("issuer signing keys are not available yet")
+// errNoKeys means the issuer's keys could not be fetched (never, or not when a new kid
+// appeared): the token may be fine, so the answer is "try again", not "bad token".
+var errNoKeys = errors.New("issuer signing keys are not available")
+
+// errRateLimited means a refresh was skipped because one ran less than minRefresh ago.
+var errRateLimited = errors.New("JWKS refresh rate-limited")
 
 // keySet is an oidc.KeySet over the issuer's JWKS. Unlike go-oidc's RemoteKeySet it refreshes
 // only for an unknown kid (never for a bad signature), at most once per minRefresh, so a flood
@@ -63,15 +67,15 @@ func (k *keySet) VerifySignature(ctx context.Context, raw string) ([]byte, error
 	if payload, found, err := k.verifyWithCached(jws, kid); found {
 		return payload, err
 	}
-	if err := k.refresh(ctx, false); err != nil && !k.hasKeys() {
-		return nil, fmt.Errorf("%w: %v", errNoKeys, err)
-	}
+	refreshErr := k.refresh(ctx, false)
 	if payload, found, err := k.verifyWithCached(jws, kid); found {
 		return payload, err
 	}
-	if !k.hasKeys() {
-		return nil, errNoKeys
+	if !k.hasKeys() || (refreshErr != nil && !errors.Is(refreshErr, errRateLimited)) {
+		// The IdP could not be asked: a token with a new key may be valid.
+		return nil, fmt.Errorf("%w: %v", errNoKeys, refreshErr)
 	}
+	// The keys are fresh (fetched now, or less than minRefresh ago) and none has this kid.
 	return nil, errUnknownKey
 }
 
@@ -113,7 +117,7 @@ func (k *keySet) refresh(ctx context.Context, force bool) error {
 	}
 	if !force && !k.lastAttempt.IsZero() && k.now().Sub(k.lastAttempt) < k.minRefresh {
 		k.mu.Unlock()
-		return errors.New("JWKS refresh rate-limited")
+		return errRateLimited
 	}
 	if k.url == "" {
 		k.mu.Unlock()

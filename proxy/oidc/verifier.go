@@ -200,14 +200,14 @@ func (v *Verifier) discover(ctx context.Context) error {
 // Verify checks raw (the Bearer token) and that it was issued for one of audiences.
 func (v *Verifier) Verify(ctx context.Context, raw string, audiences []string) (*Identity, error) {
 	key := sha256.Sum256([]byte(raw))
-	id, ok := v.cache.get(key, v.now().Add(-v.cfg.ClockSkew))
+	id, ok, gen := v.cache.get(key, v.now().Add(-v.cfg.ClockSkew))
 	if !ok {
 		var err error
 		id, err = v.verify(ctx, raw)
 		if err != nil {
 			return nil, err
 		}
-		v.cache.put(key, id)
+		v.cache.put(key, id, gen)
 	}
 	if !slices.ContainsFunc(id.Audience, func(a string) bool { return slices.Contains(audiences, a) }) {
 		return nil, &TokenError{Reason: ReasonAudience, Description: "the token was not issued for this MCP server (audience mismatch)"}
@@ -378,31 +378,40 @@ type tokenCache struct {
 	size int
 	mu   sync.RWMutex
 	m    map[[32]byte]*Identity
+	// gen counts key-set changes. A verification that started before a change must not be
+	// cached after it: the key it used may be the one just removed.
+	gen uint64
 }
 
 func newTokenCache(size int) *tokenCache {
 	return &tokenCache{size: size, m: make(map[[32]byte]*Identity)}
 }
 
-func (c *tokenCache) get(key [32]byte, now time.Time) (*Identity, bool) {
+// get returns a cached identity still valid at now, and the generation to pass to put.
+func (c *tokenCache) get(key [32]byte, now time.Time) (*Identity, bool, uint64) {
 	if c.size <= 0 {
-		return nil, false
+		return nil, false, 0
 	}
 	c.mu.RLock()
 	id, ok := c.m[key]
+	gen := c.gen
 	c.mu.RUnlock()
 	if !ok || !now.Before(id.Expiry) {
-		return nil, false
+		return nil, false, gen
 	}
-	return id, true
+	return id, true, gen
 }
 
-func (c *tokenCache) put(key [32]byte, id *Identity) {
+// put caches id unless the key set changed since gen was read.
+func (c *tokenCache) put(key [32]byte, id *Identity, gen uint64) {
 	if c.size <= 0 {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if gen != c.gen {
+		return
+	}
 	if len(c.m) >= c.size {
 		// Evict an arbitrary tenth; map order is random, so this approximates random eviction.
 		n := c.size/10 + 1
@@ -419,5 +428,6 @@ func (c *tokenCache) put(key [32]byte, id *Identity) {
 func (c *tokenCache) clear() {
 	c.mu.Lock()
 	clear(c.m)
+	c.gen++
 	c.mu.Unlock()
 }
