@@ -10,7 +10,6 @@ import (
 	"github.com/open-policy-agent/opa-envoy-plugin/envoyauth"
 	"github.com/open-policy-agent/opa/v1/ast"
 
-	"github.com/gatehouse-mcp/gatehouse/proxy/mcpmsg"
 	"github.com/gatehouse-mcp/gatehouse/proxy/oidc"
 	"github.com/gatehouse-mcp/gatehouse/proxy/policy"
 )
@@ -191,9 +190,12 @@ func (s *Server) allow(r *request, d *policy.Decision) *authv3.CheckResponse {
 		if hvs, err := d.Result.GetResponseEnvoyHeaderValueOptions(); err == nil {
 			for _, hv := range hvs {
 				k := strings.ToLower(hv.GetHeader().GetKey())
-				if settable(k) {
-					set[k] = hv.GetHeader().GetValue()
+				if !settable(k) {
+					s.log.Warn().Str("gatehouse.decision_id", r.decisionID).Str("http.request.header", k).
+						Msg("policy header not settable; dropped")
+					continue
 				}
+				set[k] = hv.GetHeader().GetValue()
 			}
 		} else {
 			s.log.Warn().Err(err).Str("gatehouse.decision_id", r.decisionID).Msg("ignoring malformed headers from policy")
@@ -224,14 +226,16 @@ func (s *Server) headersToRemove(r *request, set map[string]string) []string {
 	return rm
 }
 
-// settable refuses policy headers that would break the request or impersonate the client.
+// settable refuses policy headers that would break the request, impersonate the client or
+// steer the proxy: pseudo-headers, credentials, framing and hop-by-hop headers, the MCP
+// transport's own headers, and Envoy's internal ones.
 func settable(k string) bool {
-	if k == "" || k[0] == ':' {
+	if k == "" || k[0] == ':' || strings.HasPrefix(k, "mcp-") || strings.HasPrefix(k, "x-envoy-") {
 		return false
 	}
 	switch k {
-	case "authorization", "host", "content-length", "transfer-encoding", "connection", "te", "upgrade",
-		"content-type", mcpmsg.HeaderProtocolVersion, mcpmsg.HeaderSessionID, mcpmsg.HeaderMethod, mcpmsg.HeaderName:
+	case "authorization", "proxy-authorization", "cookie", "host", "content-length", "content-type",
+		"transfer-encoding", "connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade":
 		return false
 	}
 	return true

@@ -12,6 +12,7 @@ type Metrics struct {
 	queue         prometheus.Histogram
 	authnFailures *prometheus.CounterVec
 	policyErrors  prometheus.Counter
+	queueTimeouts prometheus.Counter
 }
 
 // NewMetrics registers the metrics with reg.
@@ -41,9 +42,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "gatehouse_authz_policy_errors_total",
 			Help: "Policy evaluations that failed (error or timeout) and so denied.",
 		}),
+		queueTimeouts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gatehouse_authz_queue_timeouts_total",
+			Help: "Checks whose deadline passed while waiting for an evaluation slot (Envoy denies them).",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.decisions, m.duration, m.queue, m.authnFailures, m.policyErrors)
+		reg.MustRegister(m.decisions, m.duration, m.queue, m.authnFailures, m.policyErrors, m.queueTimeouts)
 	}
 	return m
 }

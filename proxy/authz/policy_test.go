@@ -89,6 +89,10 @@ headers := {
 	"x-echo-ce": input.attributes.contextExtensions.server,
 	"x-echo-has-authz": json.marshal(object.get(input.attributes.request.http.headers, "authorization", false)),
 	"x-echo-now": input.now,
+	"mcp-session-id": "hijacked",
+	"x-envoy-original-path": "/admin",
+	"keep-alive": "timeout=1",
+	"authorization": "Bearer forged",
 }
 `
 	for _, f := range []string{"authz.rego", "authz_test.rego"} {
@@ -122,6 +126,11 @@ headers := {
 	for k, v := range want {
 		if set[k] != v {
 			t.Errorf("%s = %q, want %q", k, set[k], v)
+		}
+	}
+	for _, k := range []string{"mcp-session-id", "x-envoy-original-path", "keep-alive", "authorization"} {
+		if v, ok := set[k]; ok {
+			t.Errorf("the policy set %s: %q", k, v)
 		}
 	}
 	if _, err := time.Parse(time.RFC3339, set["x-echo-now"]); err != nil {

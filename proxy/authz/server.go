@@ -20,6 +20,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -59,7 +60,8 @@ type Server struct {
 	// slots bounds how many Checks do CPU work at once. Without it the scheduler time-slices
 	// every Check in flight, so under load each one takes (in-flight × service time) and
 	// evaluations hit their timeout; with it, Checks queue in order and each runs at full speed.
-	slots chan struct{}
+	slots           chan struct{}
+	lastOverloadLog atomic.Int64
 }
 
 // New returns an authz server.
@@ -122,6 +124,7 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 	case s.slots <- struct{}{}:
 	case <-ctx.Done():
 		// Envoy has given up on this Check (its ext_authz timeout); it fails closed itself.
+		s.overloaded()
 		return nil, status.Error(codes.DeadlineExceeded, "authz service overloaded: no evaluation slot before the deadline")
 	}
 	defer func() { <-s.slots }()
@@ -130,6 +133,18 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 	resp := s.check(ctx, req, r)
 	s.record(r)
 	return resp, nil
+}
+
+// overloaded counts a Check that expired while queued, and logs it at most once a second:
+// under a flood the count is what matters, and the log must not become the flood.
+func (s *Server) overloaded() {
+	s.metrics.queueTimeouts.Inc()
+	now := s.now().Unix()
+	if last := s.lastOverloadLog.Load(); now > last && s.lastOverloadLog.CompareAndSwap(last, now) {
+		s.log.Warn().Str("event.action", "mcp-authorize").Str("event.outcome", "failure").
+			Str("gatehouse.outcome", "overloaded").
+			Msg("a Check expired while waiting for an evaluation slot (Envoy denies it): the service is saturated")
+	}
 }
 
 func (s *Server) newRequest(req *authv3.CheckRequest) *request {

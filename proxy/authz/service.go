@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"runtime/debug"
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -14,9 +15,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/status"
 
 	"github.com/gatehouse-mcp/gatehouse/config"
 	"github.com/gatehouse-mcp/gatehouse/proxy/oidc"
@@ -50,7 +53,7 @@ func NewService(cfg *config.Config, log zerolog.Logger, opts oidc.Options) *Serv
 		Config: cfg, Log: log, Verifier: v, Policies: eng, Registry: reg,
 		Authz: New(cfg, v, eng, log, NewMetrics(reg)),
 	}
-	s.grpc = grpc.NewServer(GRPCServerOptions(cfg)...)
+	s.grpc = grpc.NewServer(append(GRPCServerOptions(cfg), grpc.UnaryInterceptor(recoverer(log)))...)
 	authv3.RegisterAuthorizationServer(s.grpc, s.Authz)
 	s.health = health.NewServer()
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
@@ -74,6 +77,21 @@ func GRPCServerOptions(cfg *config.Config) []grpc.ServerOption {
 		grpc.NumStreamWorkers(uint32(8 * runtime.GOMAXPROCS(0))),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
+	}
+}
+
+// recoverer turns a panic in a Check into an error answer (Envoy then denies, fail closed)
+// instead of a crash that would take every in-flight Check down with it.
+func recoverer(log zerolog.Logger) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				log.Error().Str("event.action", "mcp-authorize").Str("error.message", fmt.Sprint(p)).
+					Str("error.stack_trace", string(debug.Stack())).Msg("panic in a Check; denied (fail closed)")
+				resp, err = nil, status.Error(codes.Internal, "internal error (denied)")
+			}
+		}()
+		return handler(ctx, req)
 	}
 }
 

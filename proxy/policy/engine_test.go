@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/rs/zerolog"
 
 	"github.com/gatehouse-mcp/gatehouse/catalog"
@@ -141,5 +142,39 @@ func TestUnreadableDirectoryLoggedOnce(t *testing.T) {
 	}
 	if n := strings.Count(logs.String(), "policy refused"); n != 1 {
 		t.Fatalf("logged %d times", n)
+	}
+}
+
+// print() is compiled out of served policies: its output (input, and so the request body)
+// never reaches a log line.
+func TestPrintNeverLogs(t *testing.T) {
+	dir := t.TempDir()
+	// A minimal policy of its own (plus the catalog the engine requires), so the repo's
+	// Rego tests do not constrain what this one checks.
+	cat, err := os.ReadFile(filepath.Join(repoPolicies(t), catalog.File))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, catalog.File), cat, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rego := "package gatehouse.authz\n\nimport rego.v1\n\ndefault allow := false\n\nallow if {\n\tprint(\"BODY-MARKER\", input.attributes)\n\ttrue\n}\n"
+	if err := os.WriteFile(filepath.Join(dir, "authz.rego"), []byte(rego), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	eng := NewEngine(dir, 0, zerolog.New(&logs), nil)
+	if _, err := eng.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	d, err := eng.Current().Eval(context.Background(), ast.MustInterfaceToValue(map[string]any{"attributes": map[string]any{"x": 1}}), "d1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !d.Allow {
+		t.Fatal("the policy with print did not evaluate")
+	}
+	if strings.Contains(logs.String(), "BODY-MARKER") {
+		t.Fatalf("print output reached the log: %s", logs.String())
 	}
 }

@@ -199,7 +199,9 @@ func build(ctx context.Context, files fstest.MapFS, id string, logger logging.Lo
 		return nil, fmt.Errorf("internal decision module: %w", err)
 	}
 	serving["gatehouse/system.rego"] = sys
-	compiler := ast.NewCompiler().WithEnablePrintStatements(true)
+	// print() is compiled out of served policies: it would log input — the request body —
+	// and no log line may carry one. It works in `gatehouse policy test` and `opa test`.
+	compiler := ast.NewCompiler().WithEnablePrintStatements(false)
 	if compiler.Compile(serving); compiler.Failed() {
 		return nil, fmt.Errorf("compile: %w", compiler.Errors)
 	}
@@ -208,7 +210,6 @@ func build(ctx context.Context, files fstest.MapFS, id string, logger logging.Lo
 		rego.ParsedQuery(decisionQuery),
 		rego.Compiler(compiler),
 		rego.Store(store),
-		rego.EnablePrintStatements(true),
 	).PrepareForEval(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("prepare: %w", err)
