@@ -19,6 +19,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/textproto"
 	"net/url"
 	"slices"
 	"strconv"
@@ -114,6 +115,19 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	// Envoy: headers_with_underscores_action REJECT_REQUEST (an underscore header could alias
+	// a dashed one behind a CGI-style upstream).
+	for k := range r.Header {
+		if strings.ContainsRune(k, '_') {
+			http.Error(rec, "Bad Request", http.StatusBadRequest)
+			return
+		}
+	}
+	// Hop-by-hop headers end here, as in Envoy's HTTP/1 codec: authorization sees what the
+	// upstream will see, and a client's "Connection: x-gatehouse-subject" cannot make the
+	// reverse proxy drop a header that authorization sets.
+	dropHopByHop(r.Header)
+
 	// CORS, as Envoy's cors filter: allowed origins get their headers on every response, and
 	// their preflights are answered here, before authorization.
 	origin := r.Header.Get("Origin")
@@ -161,6 +175,22 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer cancel()
 	}
 	e.proxies[rt.Cluster].ServeHTTP(rec, r.WithContext(ctx))
+}
+
+// dropHopByHop removes the headers RFC 9110 section 7.6.1 says a proxy must not forward:
+// those named in Connection, and the hop-by-hop ones.
+func dropHopByHop(h http.Header) {
+	for _, v := range h.Values("Connection") {
+		for _, name := range strings.Split(v, ",") {
+			if name = textproto.TrimString(name); name != "" {
+				h.Del(name)
+			}
+		}
+	}
+	for _, k := range []string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+		"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade"} {
+		h.Del(k)
+	}
 }
 
 // normalize does what Envoy's normalize_path (RFC 3986 section 6) and merge_slashes do to the

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"github.com/rs/zerolog"
 	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
@@ -79,10 +80,13 @@ func mcpPost(t *testing.T, url string) int {
 // checklist 26 (the edge's half): authz down or too slow → denied, never forwarded.
 func TestFailsClosed(t *testing.T) {
 	t.Run("authz down", func(t *testing.T) {
-		l, _ := net.Listen("tcp", "127.0.0.1:0")
-		addr := l.Addr().String()
-		l.Close() // nothing listens there any more
-		e, reached := setup(t, addr)
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, reached := setup(t, l.Addr().String())
+		// Closed only now, so setup's own listeners cannot have been given this port.
+		l.Close()
 		if code := mcpPost(t, e.URL+"/mcp/github"); code != 503 || reached.Load() != 0 {
 			t.Fatalf("status %d, adapter reached %d times", code, reached.Load())
 		}
@@ -116,4 +120,81 @@ func TestFailsClosed(t *testing.T) {
 			t.Fatalf("CheckRequest: %v", r)
 		}
 	})
+}
+
+// subjectAuthz allows every request and sets the subject header, as the authz service does.
+type subjectAuthz struct {
+	authv3.UnimplementedAuthorizationServer
+	calls atomic.Int32
+}
+
+func (s *subjectAuthz) Check(ctx context.Context, r *authv3.CheckRequest) (*authv3.CheckResponse, error) {
+	s.calls.Add(1)
+	return &authv3.CheckResponse{Status: &rpcstatus.Status{}, HttpResponse: &authv3.CheckResponse_OkResponse{OkResponse: &authv3.OkHttpResponse{
+		Headers: []*corev3.HeaderValueOption{{Header: &corev3.HeaderValue{Key: "x-gatehouse-subject", Value: "alice"}}},
+	}}}, nil
+}
+
+// The edge's header hygiene, as Envoy's: names with underscores are refused before
+// authorization, and a client cannot use Connection to strip the identity authz adds.
+func TestHeaderHygiene(t *testing.T) {
+	var seen atomic.Pointer[http.Header]
+	adapter := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := r.Header.Clone()
+		seen.Store(&h)
+	}))
+	t.Cleanup(adapter.Close)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := grpc.NewServer()
+	authz := &subjectAuthz{}
+	authv3.RegisterAuthorizationServer(g, authz)
+	go g.Serve(l)
+	t.Cleanup(g.Stop)
+	cfg, err := config.Parse([]byte(`
+public_url: http://127.0.0.1:8080
+oidc: {issuer: http://127.0.0.1:9}
+servers: [{name: github, upstream: "` + adapter.URL + `"}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := model.Build(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := grpc.NewClient(l.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	e := httptest.NewServer(edge.New(edge.Options{Model: m, Authz: authv3.NewAuthorizationClient(conn), Log: zerolog.Nop()}))
+	t.Cleanup(e.Close)
+
+	post := func(h map[string]string) int {
+		req, _ := http.NewRequest(http.MethodPost, e.URL+"/mcp/github", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"ping"}`))
+		req.Header.Set("Content-Type", "application/json")
+		for k, v := range h {
+			req.Header[k] = []string{v}
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+
+	if code := post(map[string]string{"X_Gatehouse_Subject": "mallory"}); code != 400 || authz.calls.Load() != 0 || seen.Load() != nil {
+		t.Fatalf("underscore header: status %d, authz called %d times, adapter reached: %v", code, authz.calls.Load(), seen.Load() != nil)
+	}
+	if code := post(map[string]string{"Connection": "x-gatehouse-subject, x-smuggled", "X-Smuggled": "1"}); code != 200 {
+		t.Fatalf("status %d", code)
+	}
+	h := seen.Load()
+	if h == nil || h.Get("X-Gatehouse-Subject") != "alice" || h.Get("X-Smuggled") != "" {
+		t.Fatalf("adapter saw %v", h)
+	}
 }
