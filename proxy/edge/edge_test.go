@@ -44,11 +44,17 @@ func setup(t *testing.T, authzAddr string) (*httptest.Server, *atomic.Int32) {
 	var reached atomic.Int32
 	adapter := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached.Add(1) }))
 	t.Cleanup(adapter.Close)
+	return newEdge(t, authzAddr, adapter.URL, "edge: {authz_timeout: 300ms}"), &reached
+}
+
+// newEdge serves the dev edge for one server, "github", in front of upstream.
+func newEdge(t *testing.T, authzAddr, upstream, extra string) *httptest.Server {
+	t.Helper()
 	cfg, err := config.Parse([]byte(`
 public_url: http://127.0.0.1:8080
 oidc: {issuer: http://127.0.0.1:9}
-edge: {authz_timeout: 300ms}
-servers: [{name: github, upstream: "` + adapter.URL + `"}]
+` + extra + `
+servers: [{name: github, upstream: "` + upstream + `"}]
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -64,7 +70,7 @@ servers: [{name: github, upstream: "` + adapter.URL + `"}]
 	t.Cleanup(func() { conn.Close() })
 	e := httptest.NewServer(edge.New(edge.Options{Model: m, Authz: authv3.NewAuthorizationClient(conn), Log: zerolog.Nop()}))
 	t.Cleanup(e.Close)
-	return e, &reached
+	return e
 }
 
 func mcpPost(t *testing.T, url string) int {
@@ -153,25 +159,7 @@ func TestHeaderHygiene(t *testing.T) {
 	authv3.RegisterAuthorizationServer(g, authz)
 	go g.Serve(l)
 	t.Cleanup(g.Stop)
-	cfg, err := config.Parse([]byte(`
-public_url: http://127.0.0.1:8080
-oidc: {issuer: http://127.0.0.1:9}
-servers: [{name: github, upstream: "` + adapter.URL + `"}]
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := model.Build(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := grpc.NewClient(l.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	e := httptest.NewServer(edge.New(edge.Options{Model: m, Authz: authv3.NewAuthorizationClient(conn), Log: zerolog.Nop()}))
-	t.Cleanup(e.Close)
+	e := newEdge(t, l.Addr().String(), adapter.URL, "")
 
 	post := func(h map[string]string) int {
 		req, _ := http.NewRequest(http.MethodPost, e.URL+"/mcp/github", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"ping"}`))
