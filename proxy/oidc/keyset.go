@@ -72,7 +72,10 @@ func (k *keySet) VerifySignature(ctx context.Context, raw string) ([]byte, error
 		return payload, err
 	}
 	if !k.hasKeys() || (refreshErr != nil && !errors.Is(refreshErr, errRateLimited)) {
-		// The IdP could not be asked: a token with a new key may be valid.
+		// The IdP could not be asked (or has no keys): a token with a new key may be valid.
+		if refreshErr == nil {
+			return nil, fmt.Errorf("%w: the issuer's JWKS is empty", errNoKeys)
+		}
 		return nil, fmt.Errorf("%w: %v", errNoKeys, refreshErr)
 	}
 	// The keys are fresh (fetched now, or less than minRefresh ago) and none has this kid.

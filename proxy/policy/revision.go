@@ -200,7 +200,7 @@ func build(ctx context.Context, files fstest.MapFS, id string, logger logging.Lo
 	}
 	serving["gatehouse/system.rego"] = sys
 	// print() is compiled out of served policies: it would log input — the request body —
-	// and no log line may carry one. It works in `gatehouse policy test` and `opa test`.
+	// and no log line may carry one. `opa test -v policies/` shows it while debugging.
 	compiler := ast.NewCompiler().WithEnablePrintStatements(false)
 	if compiler.Compile(serving); compiler.Failed() {
 		return nil, fmt.Errorf("compile: %w", compiler.Errors)
