@@ -166,12 +166,8 @@ type DeviceFilter struct {
 // Devices lists inventory devices (offset is 1-based, limit at most 500).
 func (c *Client) Devices(ctx context.Context, f DeviceFilter) ([]Device, error) {
 	q := url.Values{}
-	for k, v := range map[string]string{"hostname": f.Hostname, "managementIpAddress": f.ManagementIP,
-		"platformId": f.PlatformID, "family": f.Family, "role": f.Role, "reachabilityStatus": f.Reachability} {
-		if v != "" {
-			q.Set(k, v)
-		}
-	}
+	setNonEmpty(q, map[string]string{"hostname": f.Hostname, "managementIpAddress": f.ManagementIP,
+		"platformId": f.PlatformID, "family": f.Family, "role": f.Role, "reachabilityStatus": f.Reachability})
 	q.Set("offset", strconv.Itoa(f.Offset))
 	q.Set("limit", strconv.Itoa(f.Limit))
 	var out envelope[[]Device]
@@ -204,11 +200,7 @@ type DeviceHealth struct {
 // health: POOR, FAIR, GOOD).
 func (c *Client) DeviceHealthList(ctx context.Context, role, siteID, health string, offset, limit int) ([]DeviceHealth, error) {
 	q := url.Values{"offset": {strconv.Itoa(offset)}, "limit": {strconv.Itoa(limit)}}
-	for k, v := range map[string]string{"deviceRole": role, "siteId": siteID, "health": health} {
-		if v != "" {
-			q.Set(k, v)
-		}
-	}
+	setNonEmpty(q, map[string]string{"deviceRole": role, "siteId": siteID, "health": health})
 	var out envelope[[]DeviceHealth]
 	return out.Response, c.get(ctx, v1+"/device-health", q, &out)
 }
@@ -291,11 +283,7 @@ type Issue struct {
 // Issues lists assurance issues (priority P1..P4, status active, resolved, ignored).
 func (c *Client) Issues(ctx context.Context, siteID, deviceID, priority, status string) ([]Issue, error) {
 	q := url.Values{}
-	for k, v := range map[string]string{"siteId": siteID, "deviceId": deviceID, "priority": priority, "issueStatus": status} {
-		if v != "" {
-			q.Set(k, v)
-		}
-	}
+	setNonEmpty(q, map[string]string{"siteId": siteID, "deviceId": deviceID, "priority": priority, "issueStatus": status})
 	var out envelope[[]Issue]
 	return out.Response, c.get(ctx, v1+"/issues", q, &out)
 }
@@ -488,4 +476,14 @@ func (c *Client) RunReadOnly(ctx context.Context, deviceIDs, commands []string, 
 	}
 	var out []CommandResult
 	return out, c.get(ctx, v1+"/file/"+url.PathEscape(file), nil, &out)
+}
+
+// setNonEmpty adds the filters that were given and leaves out the empty ones (an absent
+// filter means "any").
+func setNonEmpty(q url.Values, filters map[string]string) {
+	for k, v := range filters {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
 }
