@@ -1,12 +1,10 @@
 package kit_test
 
 import (
-	"bytes"
 	"context"
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,19 +14,8 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/adapters/kit"
 	"github.com/gatehouse-mcp/gatehouse/adapters/kit/kittest"
 	"github.com/gatehouse-mcp/gatehouse/ecslog"
+	"github.com/gatehouse-mcp/gatehouse/ecslog/ecslogtest"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 type siteArgs struct {
 	Site  string `json:"site" jsonschema:"Site name"`
@@ -42,7 +29,7 @@ type siteResult struct {
 
 var readHints = kit.Annotations{ReadOnly: kit.Yes, Destructive: kit.No, Idempotent: kit.Yes, OpenWorld: kit.Yes}
 
-func sampleServer(logs *syncBuffer) *kit.Server {
+func sampleServer(logs *ecslogtest.Buffer) *kit.Server {
 	log, _ := ecslog.New(logs, "test-adapter", "info", "json")
 	s := kit.NewServer(kit.Options{Name: "test", Version: "1.0.0", Logger: log})
 	kit.Add(s, kit.Tool[siteArgs, siteResult]{
@@ -118,7 +105,7 @@ func connect(t *testing.T, base, version string) *client.Client {
 }
 
 func TestToolsOverEveryRevision(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &ecslogtest.Buffer{}
 	base := startServer(t, sampleServer(logs))
 	for _, v := range []string{"2025-06-18", "2025-11-25", "2026-07-28"} {
 		t.Run(v, func(t *testing.T) {
@@ -177,7 +164,7 @@ func TestToolsOverEveryRevision(t *testing.T) {
 }
 
 func TestHealthAndMetrics(t *testing.T) {
-	s := sampleServer(&syncBuffer{})
+	s := sampleServer(&ecslogtest.Buffer{})
 	base := startServer(t, s)
 	for _, p := range []string{"/healthz", "/readyz", "/metrics"} {
 		resp, err := http.Get(base + p)

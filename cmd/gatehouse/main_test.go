@@ -7,9 +7,10 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-mcp/gatehouse/ecslog/ecslogtest"
 )
 
 func repo(parts ...string) string {
@@ -31,23 +32,6 @@ func TestPolicyTestCommand(t *testing.T) {
 	}
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // The authz command starts from the example config and stops cleanly when asked to.
 func TestAuthzCommandStartsAndStops(t *testing.T) {
 	cfg, err := os.ReadFile(repo("gatehouse.yaml"))
@@ -60,7 +44,7 @@ func TestAuthzCommandStartsAndStops(t *testing.T) {
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var out lockedBuffer
+	var out ecslogtest.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"authz", "--config", path}, &out, &out) }()

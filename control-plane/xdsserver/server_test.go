@@ -1,7 +1,6 @@
 package xdsserver_test
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net"
@@ -10,7 +9,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,19 +26,8 @@ import (
 
 	"github.com/gatehouse-mcp/gatehouse/control-plane/xdsserver"
 	"github.com/gatehouse-mcp/gatehouse/ecslog"
+	"github.com/gatehouse-mcp/gatehouse/ecslog/ecslogtest"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 func repo(parts ...string) string {
 	_, file, _, _ := runtime.Caller(0)
@@ -52,7 +39,7 @@ type plane struct {
 	path    string
 	addr    string
 	httpURL string
-	logs    *syncBuffer
+	logs    *ecslogtest.Buffer
 	example string
 }
 
@@ -63,7 +50,7 @@ func startPlane(t *testing.T) *plane {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &plane{path: filepath.Join(t.TempDir(), "gatehouse.yaml"), logs: &syncBuffer{}, example: string(example)}
+	p := &plane{path: filepath.Join(t.TempDir(), "gatehouse.yaml"), logs: &ecslogtest.Buffer{}, example: string(example)}
 	p.write(t, p.example)
 	log, _ := ecslog.New(p.logs, "gatehouse-control-plane", "info", "json")
 	p.srv = xdsserver.New(p.path, log)

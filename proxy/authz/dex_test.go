@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-mcp/gatehouse/config"
+	"github.com/gatehouse-mcp/gatehouse/ecslog/ecslogtest"
 	"github.com/gatehouse-mcp/gatehouse/proxy/authz"
 	"github.com/gatehouse-mcp/gatehouse/proxy/oidc/oidctest"
 )
@@ -38,7 +39,7 @@ func startDex(t *testing.T) string {
 	issuer := "http://" + addr + "/dex"
 	cmd := exec.Command(bin, "-listen", addr, "-issuer", issuer, "-client-id", dexClient, "-client-secret", dexSecret,
 		"-password-user", "nina@example.com:nina-pw:network-engineers,sam@example.com:sam-pw:service-desk")
-	var stderr syncBuffer
+	var stderr ecslogtest.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {

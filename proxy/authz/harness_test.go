@@ -1,7 +1,6 @@
 package authz_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,33 +21,16 @@ import (
 
 	"github.com/gatehouse-mcp/gatehouse/config"
 	"github.com/gatehouse-mcp/gatehouse/ecslog"
+	"github.com/gatehouse-mcp/gatehouse/ecslog/ecslogtest"
 	"github.com/gatehouse-mcp/gatehouse/proxy/authz"
 	"github.com/gatehouse-mcp/gatehouse/proxy/oidc"
 	"github.com/gatehouse-mcp/gatehouse/proxy/oidc/oidctest"
 )
 
-// syncBuffer collects log lines from concurrent writers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// lines returns the JSON log lines that have a given gatehouse.decision_id.
-func (b *syncBuffer) decision(t testing.TB, id string) map[string]any {
+// decision returns the decision log line with the given gatehouse.decision_id.
+func (h *harness) decision(t testing.TB, id string) map[string]any {
 	t.Helper()
-	for _, line := range strings.Split(b.String(), "\n") {
+	for _, line := range strings.Split(h.logs.String(), "\n") {
 		if !strings.Contains(line, id) {
 			continue
 		}
@@ -61,7 +42,7 @@ func (b *syncBuffer) decision(t testing.TB, id string) map[string]any {
 			return m
 		}
 	}
-	t.Fatalf("no decision log line for %s in:\n%s", id, b.String())
+	t.Fatalf("no decision log line for %s in:\n%s", id, h.logs.String())
 	return nil
 }
 
@@ -76,7 +57,7 @@ type harness struct {
 	svc       *authz.Service
 	client    authv3.AuthorizationClient
 	httpURL   string
-	logs      *syncBuffer
+	logs      *ecslogtest.Buffer
 	policyDir string
 	cancel    context.CancelFunc
 	done      chan error
@@ -153,7 +134,7 @@ func withQuietLogs() option { return func(h *harness) { h.quiet = true } }
 
 func newHarness(t testing.TB, opts ...option) *harness {
 	t.Helper()
-	h := &harness{t: t, iss: oidctest.NewIssuer(t), logs: &syncBuffer{}}
+	h := &harness{t: t, iss: oidctest.NewIssuer(t), logs: &ecslogtest.Buffer{}}
 	h.policyDir = copyPolicies(t)
 	h.cfg = baseConfig(h.iss.URL, h.policyDir)
 	for _, o := range opts {

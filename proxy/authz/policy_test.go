@@ -353,7 +353,7 @@ func TestDryRun(t *testing.T) {
 	h := newHarness(t, withConfig(func(c *config.Config) { c.Policy.DryRun = true }))
 	sd := h.token(cc, "sam", []string{"service-desk"}, withMFA)
 	set, _ := allowed(t, h.check(mcpPost(cc, sd, callBody(1, "deploy_template", nil))))
-	line := h.logs.decision(t, set[authz.HeaderDecisionID])
+	line := h.decision(t, set[authz.HeaderDecisionID])
 	if line["gatehouse.dry_run"] != true || line["gatehouse.outcome"] != "dry_run_deny" || line["event.outcome"] != "failure" {
 		t.Fatalf("dry-run log: %v", line)
 	}
@@ -373,7 +373,7 @@ func TestDecisionLog(t *testing.T) {
 		"traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
 	set, _ := allowed(t, h.check(req))
 	id := set[authz.HeaderDecisionID]
-	line := h.logs.decision(t, id)
+	line := h.decision(t, id)
 	want := map[string]any{
 		"event.kind": "event", "event.action": "mcp-authorize", "event.outcome": "success",
 		"user.id": "alice", "user.email": "alice@example.com", "client.address": "192.0.2.10",
@@ -395,7 +395,7 @@ func TestDecisionLog(t *testing.T) {
 	// A denial carries its reasons.
 	sd := h.token(cc, "sam", []string{"service-desk"})
 	d := denied(t, h.check(mcpPost(cc, sd, callBody(2, "deploy_template", nil))), 200)
-	line = h.logs.decision(t, d.headers["x-gatehouse-decision-id"])
+	line = h.decision(t, d.headers["x-gatehouse-decision-id"])
 	if line["event.outcome"] != "failure" || line["gatehouse.reasons"] == nil {
 		t.Fatalf("denial log: %v", line)
 	}
