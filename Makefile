@@ -42,14 +42,14 @@ gotest: $(DEX) $(NODE)
 
 # Benchmarks (not part of `make test`); numbers go to BENCHMARKS.md.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./proxy/...
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/proxy/...
 	$(GO) test -run '^$$' -bench Footprint -benchtime 1x ./cmd/gatehouse-adapter-catalyst-center
-	$(GO) test -run '^$$' -bench EdgeOverhead -benchtime 1x ./dev/stack
+	$(GO) test -run '^$$' -bench EdgeOverhead -benchtime 1x ./internal/dev/stack
 
 # A short fuzzing pass over every parser.
 fuzz:
-	$(GO) test ./proxy/mcpmsg -run '^$$' -fuzz FuzzDecodeStrict -fuzztime 30s
-	$(GO) test ./proxy/mcpmsg -run '^$$' -fuzz FuzzParse -fuzztime 30s
-	$(GO) test ./proxy/authz -run '^$$' -fuzz FuzzCheck -fuzztime 30s
-	$(GO) test ./config -run '^$$' -fuzz FuzzParse -fuzztime 30s
-	$(GO) test ./proxy/edge -run '^$$' -fuzz FuzzNormalize -fuzztime 30s
+	$(GO) test ./internal/proxy/mcpmsg -run '^$$' -fuzz FuzzDecodeStrict -fuzztime 30s
+	$(GO) test ./internal/proxy/mcpmsg -run '^$$' -fuzz FuzzParse -fuzztime 30s
+	$(GO) test ./internal/proxy/authz -run '^$$' -fuzz FuzzCheck -fuzztime 30s
+	$(GO) test ./internal/config -run '^$$' -fuzz FuzzParse -fuzztime 30s
+	$(GO) test ./internal/dev/edge -run '^$$' -fuzz FuzzNormalize -fuzztime 30s

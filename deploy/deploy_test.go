@@ -12,21 +12,19 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/gatehouse-mcp/gatehouse/internal/testkit"
+
 	"go.yaml.in/yaml/v3"
 
-	"github.com/gatehouse-mcp/gatehouse/config"
+	"github.com/gatehouse-mcp/gatehouse/internal/config"
 )
 
-func repo(parts ...string) string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(append([]string{filepath.Dir(file), ".."}, parts...)...)
-}
+func repo(parts ...string) string { return testkit.Root(parts...) }
 
 func readYAML(t *testing.T, path string, v any) {
 	t.Helper()

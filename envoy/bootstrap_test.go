@@ -6,23 +6,20 @@ import (
 	"encoding/json"
 	"net"
 	"os"
-	"path/filepath"
-	"runtime"
 	"strconv"
 	"testing"
+
+	"github.com/gatehouse-mcp/gatehouse/internal/testkit"
 
 	bootstrapv3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3" // resolves the typed options' @type
 	"go.yaml.in/yaml/v3"
 	"google.golang.org/protobuf/encoding/protojson"
 
-	"github.com/gatehouse-mcp/gatehouse/config"
+	"github.com/gatehouse-mcp/gatehouse/internal/config"
 )
 
-func here(name string) string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), name)
-}
+func here(name string) string { return testkit.Root("envoy", name) }
 
 // LoadBootstrap parses envoy/bootstrap.yaml as Envoy would (YAML → proto, unknown fields
 // refused) and validates it.
@@ -63,7 +60,7 @@ func TestBootstrapPointsAtTheControlPlane(t *testing.T) {
 	if b.GetDynamicResources().GetLdsConfig().GetAds() == nil || b.GetDynamicResources().GetCdsConfig().GetAds() == nil {
 		t.Fatal("listeners and clusters must come over ADS")
 	}
-	cfg, err := config.Load(here("../gatehouse.yaml"))
+	cfg, err := config.Load(testkit.Root("gatehouse.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,8 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse-mcp/gatehouse/control-plane/xdsserver"
-	"github.com/gatehouse-mcp/gatehouse/ecslog"
+	"github.com/gatehouse-mcp/gatehouse/internal/testkit"
+
+	"github.com/gatehouse-mcp/gatehouse/internal/controlplane/xdsserver"
+	"github.com/gatehouse-mcp/gatehouse/internal/ecslog"
 )
 
 func freePort(t *testing.T) string {
@@ -39,7 +41,7 @@ func TestRealEnvoy(t *testing.T) {
 	}
 	dir := t.TempDir()
 	edge, admin, authzPort := freePort(t), freePort(t), freePort(t)
-	example, err := os.ReadFile(here("../gatehouse.yaml"))
+	example, err := os.ReadFile(testkit.Root("gatehouse.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,8 +5,8 @@ import (
 	"testing"
 
 	"github.com/gatehouse-mcp/gatehouse/adapters/kit"
-	"github.com/gatehouse-mcp/gatehouse/adapters/registry"
-	"github.com/gatehouse-mcp/gatehouse/catalog"
+	"github.com/gatehouse-mcp/gatehouse/internal/catalog"
+	"github.com/gatehouse-mcp/gatehouse/internal/registry"
 )
 
 // The committed catalog must be exactly what the adapters declare: a tool added, renamed or

@@ -17,8 +17,8 @@ import (
 	"github.com/open-policy-agent/opa/v1/tester"
 	"github.com/rs/zerolog"
 
-	"github.com/gatehouse-mcp/gatehouse/catalog"
-	"github.com/gatehouse-mcp/gatehouse/proxy/policy"
+	"github.com/gatehouse-mcp/gatehouse/internal/catalog"
+	"github.com/gatehouse-mcp/gatehouse/internal/proxy/policy"
 )
 
 // The service refuses a directory whose Rego tests fail; this is the same check.

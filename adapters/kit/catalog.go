@@ -3,7 +3,7 @@ package kit
 import (
 	"fmt"
 
-	"github.com/gatehouse-mcp/gatehouse/catalog"
+	"github.com/gatehouse-mcp/gatehouse/internal/catalog"
 )
 
 func entry(d Declared) catalog.Tool {

@@ -13,8 +13,8 @@ import (
 
 	"github.com/gatehouse-mcp/gatehouse/adapters/kit"
 	"github.com/gatehouse-mcp/gatehouse/adapters/kit/kittest"
-	"github.com/gatehouse-mcp/gatehouse/ecslog"
-	"github.com/gatehouse-mcp/gatehouse/ecslog/ecslogtest"
+	"github.com/gatehouse-mcp/gatehouse/internal/ecslog"
+	"github.com/gatehouse-mcp/gatehouse/internal/ecslog/ecslogtest"
 )
 
 type siteArgs struct {

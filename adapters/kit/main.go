@@ -16,7 +16,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/gatehouse-mcp/gatehouse/ecslog"
+	"github.com/gatehouse-mcp/gatehouse/internal/ecslog"
 )
 
 // Adapter is what an adapter's main hands to Main.

@@ -31,17 +31,17 @@ import (
 
 	"github.com/gatehouse-mcp/gatehouse/adapters/catalystcenter/sim"
 	"github.com/gatehouse-mcp/gatehouse/adapters/kit"
-	"github.com/gatehouse-mcp/gatehouse/adapters/registry"
-	"github.com/gatehouse-mcp/gatehouse/catalog"
-	"github.com/gatehouse-mcp/gatehouse/config"
-	"github.com/gatehouse-mcp/gatehouse/control-plane/xds"
-	"github.com/gatehouse-mcp/gatehouse/control-plane/xdsserver"
-	"github.com/gatehouse-mcp/gatehouse/dev/issuer"
-	"github.com/gatehouse-mcp/gatehouse/dev/stack"
-	"github.com/gatehouse-mcp/gatehouse/ecslog"
-	"github.com/gatehouse-mcp/gatehouse/proxy/authz"
-	"github.com/gatehouse-mcp/gatehouse/proxy/oidc"
-	"github.com/gatehouse-mcp/gatehouse/proxy/policy"
+	"github.com/gatehouse-mcp/gatehouse/internal/catalog"
+	"github.com/gatehouse-mcp/gatehouse/internal/config"
+	"github.com/gatehouse-mcp/gatehouse/internal/controlplane/xds"
+	"github.com/gatehouse-mcp/gatehouse/internal/controlplane/xdsserver"
+	"github.com/gatehouse-mcp/gatehouse/internal/dev/issuer"
+	"github.com/gatehouse-mcp/gatehouse/internal/dev/stack"
+	"github.com/gatehouse-mcp/gatehouse/internal/ecslog"
+	"github.com/gatehouse-mcp/gatehouse/internal/proxy/authz"
+	"github.com/gatehouse-mcp/gatehouse/internal/proxy/oidc"
+	"github.com/gatehouse-mcp/gatehouse/internal/proxy/policy"
+	"github.com/gatehouse-mcp/gatehouse/internal/registry"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".

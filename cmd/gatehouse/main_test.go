@@ -5,18 +5,16 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/gatehouse-mcp/gatehouse/ecslog/ecslogtest"
+	"github.com/gatehouse-mcp/gatehouse/internal/testkit"
+
+	"github.com/gatehouse-mcp/gatehouse/internal/ecslog/ecslogtest"
 )
 
-func repo(parts ...string) string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(append([]string{filepath.Dir(file), "..", ".."}, parts...)...)
-}
+func repo(parts ...string) string { return testkit.Root(parts...) }
 
 func TestPolicyTestCommand(t *testing.T) {
 	var out bytes.Buffer

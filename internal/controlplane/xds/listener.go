@@ -1,0 +1,79 @@
+package xds
+
+import (
+	"time"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/wellknown"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/gatehouse-mcp/gatehouse/internal/controlplane/model"
+)
+
+// Resource names.
+const (
+	ListenerName = "gatehouse-edge"
+	RouteName    = "gatehouse-routes"
+)
+
+// adsSource says "fetch it over the same ADS stream".
+func adsSource() *corev3.ConfigSource {
+	return &corev3.ConfigSource{
+		ResourceApiVersion:    corev3.ApiVersion_V3,
+		ConfigSourceSpecifier: &corev3.ConfigSource_Ads{Ads: &corev3.AggregatedConfigSource{}},
+	}
+}
+
+// Listener is the edge's one HTTP listener.
+func Listener(e *model.Edge) (*listenerv3.Listener, error) {
+	filters, err := httpFilters(e)
+	if err != nil {
+		return nil, err
+	}
+	hcm := &hcmv3.HttpConnectionManager{
+		CodecType:  hcmv3.HttpConnectionManager_AUTO,
+		StatPrefix: "gatehouse",
+		RouteSpecifier: &hcmv3.HttpConnectionManager_Rds{Rds: &hcmv3.Rds{
+			ConfigSource: adsSource(), RouteConfigName: RouteName,
+		}},
+		HttpFilters: filters,
+		// Route and authorize on one canonical path: /a/../b, //b and %2F tricks never reach
+		// a route other than the one they resolve to, and escaped slashes are refused.
+		NormalizePath:                wrapperspb.Bool(true),
+		MergeSlashes:                 true,
+		PathWithEscapedSlashesAction: hcmv3.HttpConnectionManager_REJECT_REQUEST,
+		CommonHttpProtocolOptions: &corev3.HttpProtocolOptions{
+			// x_gatehouse_subject must not become x-gatehouse-subject somewhere upstream.
+			HeadersWithUnderscoresAction: corev3.HttpProtocolOptions_REJECT_REQUEST,
+			IdleTimeout:                  dur(time.Hour),
+		},
+		UseRemoteAddress:      wrapperspb.Bool(true),
+		StreamIdleTimeout:     dur(e.StreamIdleTimeout),
+		RequestHeadersTimeout: dur(10 * time.Second),
+		// Receiving the request (headers and body) must finish within a minute: a slow
+		// upload must not hold a connection until the idle timeout. This does not bound
+		// responses, so long SSE streams are unaffected.
+		RequestTimeout: dur(time.Minute),
+		ServerName:     "gatehouse",
+	}
+	cfg, err := pack(hcm)
+	if err != nil {
+		return nil, err
+	}
+	l := &listenerv3.Listener{
+		Name: ListenerName,
+		Address: &corev3.Address{Address: &corev3.Address_SocketAddress{SocketAddress: &corev3.SocketAddress{
+			Protocol: corev3.SocketAddress_TCP, Address: e.Listener.Host,
+			PortSpecifier: &corev3.SocketAddress_PortValue{PortValue: e.Listener.Port},
+		}}},
+		FilterChains: []*listenerv3.FilterChain{{
+			Filters: []*listenerv3.Filter{{
+				Name:       wellknown.HTTPConnectionManager,
+				ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: cfg},
+			}},
+		}},
+	}
+	return l, validate(l)
+}

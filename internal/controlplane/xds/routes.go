@@ -1,0 +1,91 @@
+package xds
+
+import (
+	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+
+	"github.com/gatehouse-mcp/gatehouse/internal/controlplane/model"
+)
+
+// Routes is the edge's route configuration: one virtual host, the model's routes in order.
+func Routes(e *model.Edge) (*routev3.RouteConfiguration, error) {
+	cors, err := pack(corsPolicy(e.CORS))
+	if err != nil {
+		return nil, err
+	}
+	vh := &routev3.VirtualHost{
+		Name:                 "gatehouse",
+		Domains:              []string{"*"},
+		TypedPerFilterConfig: map[string]*anypb.Any{CORSFilter: cors},
+	}
+	for _, r := range e.Routes {
+		rt, err := route(r)
+		if err != nil {
+			return nil, err
+		}
+		vh.Routes = append(vh.Routes, rt)
+	}
+	// No request_headers_to_remove here: the router applies it after ext_authz, so it would
+	// delete the identity headers the authz service sets. The authz service removes the
+	// client's own x-gatehouse-* headers instead.
+	rc := &routev3.RouteConfiguration{
+		Name:         RouteName,
+		VirtualHosts: []*routev3.VirtualHost{vh},
+	}
+	return rc, validate(rc)
+}
+
+func route(r model.Route) (*routev3.Route, error) {
+	authz, err := pack(authzPerRoute(r))
+	if err != nil {
+		return nil, err
+	}
+	rt := &routev3.Route{
+		Name:                 r.Name,
+		TypedPerFilterConfig: map[string]*anypb.Any{ExtAuthzFilter: authz},
+	}
+	if r.Match.Prefix {
+		rt.Match = &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: r.Match.Path}}
+	} else {
+		rt.Match = &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Path{Path: r.Match.Path}}
+	}
+	if r.Direct != nil {
+		rt.Action = &routev3.Route_DirectResponse{DirectResponse: &routev3.DirectResponseAction{
+			Status: uint32(r.Direct.Status),
+			Body:   &corev3.DataSource{Specifier: &corev3.DataSource_InlineString{InlineString: r.Direct.Body}},
+		}}
+		return rt, nil
+	}
+	ra := &routev3.RouteAction{
+		ClusterSpecifier: &routev3.RouteAction_Cluster{Cluster: r.Cluster},
+		Timeout:          dur(r.Timeout),
+	}
+	if r.IdleTimeout > 0 {
+		ra.IdleTimeout = dur(r.IdleTimeout)
+	}
+	if r.Rewrite != "" {
+		ra.PrefixRewrite = r.Rewrite
+	}
+	if r.Retry != nil {
+		ra.RetryPolicy = &routev3.RetryPolicy{
+			RetryOn:    joinComma(r.Retry.On),
+			NumRetries: wrapperspb.UInt32(r.Retry.NumRetries),
+		}
+	}
+	rt.Action = &routev3.Route_Route{Route: ra}
+	return rt, nil
+}
+
+func joinComma(s []string) string {
+	out := ""
+	for i, x := range s {
+		if i > 0 {
+			out += ","
+		}
+		out += x
+	}
+	return out
+}

@@ -1,0 +1,263 @@
+package xds_test
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse-mcp/gatehouse/internal/testkit"
+
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	extauthzv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_authz/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/gatehouse-mcp/gatehouse/internal/config"
+	"github.com/gatehouse-mcp/gatehouse/internal/controlplane/model"
+	"github.com/gatehouse-mcp/gatehouse/internal/controlplane/xds"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func repo(parts ...string) string { return testkit.Root(parts...) }
+
+func exampleEdge(t *testing.T) (*config.Config, *model.Edge, xds.Resources) {
+	t.Helper()
+	cfg, err := config.Load(repo("gatehouse.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := model.Build(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := xds.Translate(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg, e, res
+}
+
+func hcmOf(t *testing.T, res xds.Resources) *hcmv3.HttpConnectionManager {
+	t.Helper()
+	l := res[resource.ListenerType][0].(*listenerv3.Listener)
+	var hcm hcmv3.HttpConnectionManager
+	if err := l.GetFilterChains()[0].GetFilters()[0].GetTypedConfig().UnmarshalTo(&hcm); err != nil {
+		t.Fatal(err)
+	}
+	return &hcm
+}
+
+type validator interface {
+	proto.Message
+	ValidateAll() error
+}
+
+// checklist 37: every inner filter config passes ValidateAll, and the snapshot is consistent.
+func TestInnerConfigsValidAndSnapshotConsistent(t *testing.T) {
+	_, _, res := exampleEdge(t)
+	hcm := hcmOf(t, res)
+	if err := hcm.ValidateAll(); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range hcm.GetHttpFilters() {
+		m, err := f.GetTypedConfig().UnmarshalNew()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.(validator).ValidateAll(); err != nil {
+			t.Fatalf("%s: %v", f.GetName(), err)
+		}
+	}
+	rc := res[resource.RouteType][0].(*routev3.RouteConfiguration)
+	for _, vh := range rc.GetVirtualHosts() {
+		for name, a := range vh.GetTypedPerFilterConfig() {
+			m, _ := a.UnmarshalNew()
+			if err := m.(validator).ValidateAll(); err != nil {
+				t.Fatalf("virtual host %s: %v", name, err)
+			}
+		}
+		for _, r := range vh.GetRoutes() {
+			for name, a := range r.GetTypedPerFilterConfig() {
+				m, _ := a.UnmarshalNew()
+				if err := m.(validator).ValidateAll(); err != nil {
+					t.Fatalf("route %s %s: %v", r.GetName(), name, err)
+				}
+			}
+		}
+	}
+	for _, typ := range []resource.Type{resource.ListenerType, resource.RouteType, resource.ClusterType} {
+		for _, r := range res[typ] {
+			if err := r.(validator).ValidateAll(); err != nil {
+				t.Fatalf("%s: %v", typ, err)
+			}
+		}
+	}
+	if _, err := xds.Snapshot("1", res); err != nil {
+		t.Fatal(err)
+	}
+	// A snapshot that names a route configuration it does not carry is refused.
+	broken := xds.Resources{resource.ListenerType: res[resource.ListenerType], resource.ClusterType: res[resource.ClusterType]}
+	if _, err := xds.Snapshot("2", broken); err == nil {
+		t.Fatal("inconsistent snapshot accepted")
+	}
+}
+
+// An invalid value is caught by Envoy's own validation rules before it is packed.
+func TestInvalidEdgeRefusedBeforePacking(t *testing.T) {
+	_, e, _ := exampleEdge(t)
+	e.MaxBodyBytes = 0 // with_request_body.max_request_bytes must be > 0
+	_, err := xds.Translate(e)
+	if err == nil || !strings.Contains(err.Error(), "ExtAuthz") {
+		t.Fatalf("want an ExtAuthz validation error, got %v", err)
+	}
+}
+
+// checklist 38: every MCP route has ext_authz on (with its server as context); only
+// metadata and health routes have it disabled.
+func TestEveryMCPRouteHasAuthz(t *testing.T) {
+	cfg, _, res := exampleEdge(t)
+	rc := res[resource.RouteType][0].(*routev3.RouteConfiguration)
+	seen := map[string]bool{}
+	for _, r := range rc.GetVirtualHosts()[0].GetRoutes() {
+		a := r.GetTypedPerFilterConfig()[xds.ExtAuthzFilter]
+		if a == nil {
+			t.Fatalf("route %s has no ext_authz setting (would inherit, but must be explicit)", r.GetName())
+		}
+		var per extauthzv3.ExtAuthzPerRoute
+		if err := a.UnmarshalTo(&per); err != nil {
+			t.Fatal(err)
+		}
+		path := r.GetMatch().GetPath() + r.GetMatch().GetPrefix()
+		exempt := path == "/healthz" || strings.HasPrefix(path, config.WellKnownPRM)
+		if per.GetDisabled() != exempt {
+			t.Fatalf("route %s (%s): ext_authz disabled=%v", r.GetName(), path, per.GetDisabled())
+		}
+		if server, ok := strings.CutPrefix(path, "/mcp/"); ok {
+			if got := per.GetCheckSettings().GetContextExtensions()["server"]; got != server {
+				t.Fatalf("route %s passes server %q to ext_authz", r.GetName(), got)
+			}
+			if r.GetRoute().GetCluster() != model.AdapterCluster(server) {
+				t.Fatalf("route %s goes to %s", r.GetName(), r.GetRoute().GetCluster())
+			}
+			seen[server] = true
+		}
+	}
+	for _, s := range cfg.Servers {
+		if !seen[s.Name] {
+			t.Fatalf("no MCP route for %s", s.Name)
+		}
+	}
+}
+
+// checklist 39: nothing after ext_authz clears the route cache: the chain is exactly
+// cors → ext_authz → router, and ext_authz itself does not clear it.
+func TestNothingAfterExtAuthzReroutes(t *testing.T) {
+	_, _, res := exampleEdge(t)
+	hcm := hcmOf(t, res)
+	var names []string
+	for _, f := range hcm.GetHttpFilters() {
+		names = append(names, f.GetName())
+	}
+	if strings.Join(names, ",") != "envoy.filters.http.cors,envoy.filters.http.ext_authz,envoy.filters.http.router" {
+		t.Fatalf("filter chain %v", names)
+	}
+	var ea extauthzv3.ExtAuthz
+	if err := hcm.GetHttpFilters()[1].GetTypedConfig().UnmarshalTo(&ea); err != nil {
+		t.Fatal(err)
+	}
+	if ea.GetClearRouteCache() || ea.GetFailureModeAllow() || ea.GetWithRequestBody().GetAllowPartialMessage() {
+		t.Fatalf("ext_authz must not clear the route cache, allow on failure or pass partial bodies: %v", &ea)
+	}
+	if ea.GetWithRequestBody().GetMaxRequestBytes() == 0 || ea.GetGrpcService().GetTimeout().AsDuration() <= 0 {
+		t.Fatalf("ext_authz without body or timeout: %v", &ea)
+	}
+	if !hcm.GetNormalizePath().GetValue() || !hcm.GetMergeSlashes() ||
+		hcm.GetPathWithEscapedSlashesAction() != hcmv3.HttpConnectionManager_REJECT_REQUEST {
+		t.Fatal("path normalization is off")
+	}
+}
+
+// `gatehouse control-plane --print` output for the example config; `go test
+// ./control-plane/xds -update` rewrites it after a deliberate change.
+func TestGoldenPrint(t *testing.T) {
+	_, _, res := exampleEdge(t)
+	got, err := xds.YAML(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden := filepath.Join("testdata", "example.envoy.yaml")
+	if *update {
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(want) {
+		t.Fatalf("generated Envoy config differs from %s; review the diff and run with -update:\n%s", golden, firstDiff(string(want), string(got)))
+	}
+}
+
+func firstDiff(a, b string) string {
+	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
+	for i := 0; i < len(al) && i < len(bl); i++ {
+		if al[i] != bl[i] {
+			return fmt.Sprintf("line %d:\n- %s\n+ %s", i+1, al[i], bl[i])
+		}
+	}
+	return "lengths differ"
+}
+
+// An https upstream is verified: CA bundle and the host's name (or IP) in the certificate.
+func TestHTTPSUpstreamsAreVerified(t *testing.T) {
+	for host, san := range map[string]string{"github-adapter.internal": "DNS", "10.0.0.7": "IP_ADDRESS"} {
+		cfg, err := config.Parse([]byte(`
+public_url: https://mcp.example.com
+oidc: {issuer: https://idp.example.com}
+servers: [{name: github, upstream: "https://` + host + `:8443"}]
+`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := model.Build(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs, err := xds.Clusters(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var found bool
+		for _, c := range cs {
+			if c.GetName() != "adapter-github" {
+				continue
+			}
+			found = true
+			var tls tlsv3.UpstreamTlsContext
+			if err := c.GetTransportSocket().GetTypedConfig().UnmarshalTo(&tls); err != nil {
+				t.Fatal(err)
+			}
+			vc := tls.GetCommonTlsContext().GetValidationContext()
+			if vc.GetTrustedCa().GetFilename() != cfg.Edge.UpstreamCAFile || len(vc.GetMatchTypedSubjectAltNames()) != 1 ||
+				vc.GetMatchTypedSubjectAltNames()[0].GetSanType().String() != san ||
+				vc.GetMatchTypedSubjectAltNames()[0].GetMatcher().GetExact() != host {
+				t.Fatalf("%s: upstream TLS does not verify the adapter: %v", host, &tls)
+			}
+			if (san == "DNS") != (tls.GetSni() == host) {
+				t.Fatalf("%s: SNI %q", host, tls.GetSni())
+			}
+		}
+		if !found {
+			t.Fatal("no adapter-github cluster")
+		}
+	}
+}

@@ -1,0 +1,427 @@
+// Package edge is the Go development edge: it plays Envoy's part where no Envoy runs (local
+// development and tests), with the same route model the control plane sends Envoy
+// (control-plane/model) and the same gRPC ext_authz API. For every request it normalizes the
+// path as Envoy's normalize_path and merge_slashes do, answers CORS preflights, buffers the
+// body up to the limit (413 beyond), sends a CheckRequest shaped as Envoy's, applies the OK
+// response's header mutations or returns the denial as it is, fails closed on error or
+// timeout, and proxies to the adapter with responses streamed (JSON and SSE, flushed per
+// event).
+//
+// It is a development and test edge. Production runs Envoy; differences that matter are
+// listed in docs/architecture.md (no retries, no health checks, no circuit breaking).
+package edge
+
+import (
+	"bytes"
+	"context"
+
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/textproto"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"github.com/google/uuid"
+	"github.com/rs/zerolog"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/gatehouse-mcp/gatehouse/internal/controlplane/model"
+)
+
+// Options configure the edge.
+type Options struct {
+	Model *model.Edge
+	// Authz is the ext_authz client (a gRPC connection to the authz service).
+	Authz authv3.AuthorizationClient
+	Log   zerolog.Logger
+	// InsecureTestIdentity, when set, is a bearer token the edge adds to requests from
+	// loopback addresses that carry no Authorization header. It exists only so that clients
+	// which cannot authenticate (the MCP conformance suite) can be run through the full
+	// pipeline; the token is still verified and the policy still decides. Never set it
+	// outside a test run: every use is logged as a warning.
+	InsecureTestIdentity string
+}
+
+// Edge is an http.Handler.
+type Edge struct {
+	opts    Options
+	proxies map[string]*httputil.ReverseProxy
+}
+
+// New returns an edge for the model.
+func New(opts Options) *Edge {
+	e := &Edge{opts: opts, proxies: map[string]*httputil.ReverseProxy{}}
+	for _, c := range opts.Model.Clusters {
+		scheme := "http"
+		if c.TLS {
+			scheme = "https"
+		}
+		target := &url.URL{Scheme: scheme, Host: c.Address.String()}
+		tr := &http.Transport{
+			Proxy:               nil,
+			DialContext:         (&net.Dialer{Timeout: c.ConnectTimeout, KeepAlive: 30 * time.Second}).DialContext,
+			MaxIdleConnsPerHost: 256,
+			IdleConnTimeout:     90 * time.Second,
+		}
+		e.proxies[c.Name] = &httputil.ReverseProxy{
+			Rewrite: func(pr *httputil.ProxyRequest) {
+				pr.SetURL(target)
+				pr.Out.URL.Path, pr.Out.URL.RawPath = pr.In.URL.Path, pr.In.URL.RawPath // rewritten by the route
+				pr.Out.Host = target.Host
+				pr.SetXForwarded()
+			},
+			Transport:     tr,
+			FlushInterval: -1, // stream SSE events as they come
+			ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+				opts.Log.Warn().Err(err).Str("gatehouse.cluster", c.Name).Str("url.path", r.URL.Path).Msg("upstream unavailable")
+				http.Error(w, "upstream connect error or disconnect/reset before headers", http.StatusServiceUnavailable)
+			},
+		}
+	}
+	return e
+}
+
+// ServeHTTP routes one request.
+func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := &statusRecorder{ResponseWriter: w, status: 200}
+	route := "none"
+	defer func() {
+		e.opts.Log.Info().Str("event.action", "edge-access").Str("http.request.method", r.Method).
+			Str("url.path", r.URL.Path).Int("http.response.status_code", rec.status).Str("gatehouse.route", route).
+			Int64("event.duration", time.Since(start).Nanoseconds()).Msg("request")
+	}()
+
+	// Envoy: path_with_escaped_slashes_action REJECT_REQUEST, normalize_path, merge_slashes.
+	escaped := r.URL.EscapedPath()
+	if lower := strings.ToLower(escaped); strings.Contains(lower, "%2f") || strings.Contains(lower, "%5c") {
+		http.Error(rec, "Bad Request", http.StatusBadRequest)
+		return
+	}
+	path, ok := normalize(escaped)
+	if !ok {
+		http.Error(rec, "Bad Request", http.StatusBadRequest)
+		return
+	}
+	if err := setPath(r.URL, path); err != nil {
+		http.Error(rec, "Bad Request", http.StatusBadRequest)
+		return
+	}
+
+	// Envoy: headers_with_underscores_action REJECT_REQUEST (an underscore header could alias
+	// a dashed one behind a CGI-style upstream).
+	for k := range r.Header {
+		if strings.ContainsRune(k, '_') {
+			http.Error(rec, "Bad Request", http.StatusBadRequest)
+			return
+		}
+	}
+	// Hop-by-hop headers end here, as in Envoy's HTTP/1 codec: authorization sees what the
+	// upstream will see, and a client's "Connection: x-gatehouse-subject" cannot make the
+	// reverse proxy drop a header that authorization sets.
+	dropHopByHop(r.Header)
+
+	// CORS, as Envoy's cors filter: allowed origins get their headers on every response, and
+	// their preflights are answered here, before authorization.
+	origin := r.Header.Get("Origin")
+	allowed := origin != "" && slices.Contains(e.opts.Model.CORS.AllowedOrigins, origin)
+	if allowed {
+		c := e.opts.Model.CORS
+		rec.Header().Set("Access-Control-Allow-Origin", origin)
+		rec.Header().Set("Access-Control-Expose-Headers", strings.Join(c.ExposeHeaders, ", "))
+		rec.Header().Add("Vary", "Origin")
+		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+			rec.Header().Set("Access-Control-Allow-Methods", strings.Join(c.AllowMethods, ", "))
+			rec.Header().Set("Access-Control-Allow-Headers", strings.Join(c.AllowHeaders, ", "))
+			rec.Header().Set("Access-Control-Max-Age", strconv.Itoa(int(c.MaxAge.Seconds())))
+			rec.WriteHeader(http.StatusOK)
+			return
+		}
+	}
+
+	rt, ok := e.opts.Model.Route(path)
+	if !ok {
+		http.Error(rec, "not found", http.StatusNotFound)
+		return
+	}
+	route = rt.Name
+	if rt.Authz {
+		if !e.authorize(rec, r, rt) {
+			return
+		}
+	}
+	if rt.Direct != nil {
+		rec.WriteHeader(rt.Direct.Status)
+		_, _ = io.WriteString(rec, rt.Direct.Body)
+		return
+	}
+	if rt.Rewrite != "" {
+		if err := setPath(r.URL, rt.Rewrite+strings.TrimPrefix(path, rt.Match.Path)); err != nil {
+			http.Error(rec, "Bad Request", http.StatusBadRequest)
+			return
+		}
+	}
+	ctx := r.Context()
+	if rt.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, rt.Timeout)
+		defer cancel()
+	}
+	e.proxies[rt.Cluster].ServeHTTP(rec, r.WithContext(ctx))
+}
+
+// dropHopByHop removes the headers RFC 9110 section 7.6.1 says a proxy must not forward:
+// those named in Connection, and the hop-by-hop ones.
+func dropHopByHop(h http.Header) {
+	for _, v := range h.Values("Connection") {
+		for _, name := range strings.Split(v, ",") {
+			if name = textproto.TrimString(name); name != "" {
+				h.Del(name)
+			}
+		}
+	}
+	for _, k := range []string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+		"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade"} {
+		h.Del(k)
+	}
+}
+
+// normalize does what Envoy's normalize_path (RFC 3986 section 6) and merge_slashes do to the
+// escaped path: percent-encoded unreserved characters are decoded (so %2e%2e is a dot
+// segment), other encodings are kept (upper-cased), dot segments are resolved and repeated
+// slashes merged; a trailing slash stays. NUL and backslashes are refused.
+func normalize(escaped string) (string, bool) {
+	if escaped == "" || escaped[0] != '/' {
+		return "", false
+	}
+	var b strings.Builder
+	for i := 0; i < len(escaped); i++ {
+		c := escaped[i]
+		switch {
+		case c == '%':
+			if i+2 >= len(escaped) || !isHex(escaped[i+1]) || !isHex(escaped[i+2]) {
+				return "", false
+			}
+			v := unhex(escaped[i+1])<<4 | unhex(escaped[i+2])
+			if unreserved(v) {
+				b.WriteByte(v)
+			} else {
+				b.WriteString("%" + strings.ToUpper(escaped[i+1:i+3]))
+			}
+			i += 2
+		case c == '\\' || c == 0:
+			return "", false
+		default:
+			b.WriteByte(c)
+		}
+	}
+	p := b.String()
+	trailing := strings.HasSuffix(p, "/") && len(p) > 1
+	var out []string
+	for _, seg := range strings.Split(p, "/") {
+		switch seg {
+		case "", ".":
+		case "..":
+			if len(out) > 0 {
+				out = out[:len(out)-1]
+			}
+		default:
+			out = append(out, seg)
+		}
+	}
+	res := "/" + strings.Join(out, "/")
+	if trailing && res != "/" {
+		res += "/"
+	}
+	return res, true
+}
+
+func unreserved(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~'
+}
+
+func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
+
+func unhex(c byte) byte {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0'
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10
+	}
+	return c - 'A' + 10
+}
+
+// authorize runs the ext_authz exchange; it reports whether the request may proceed (if
+// not, the answer has been written).
+func (e *Edge) authorize(w http.ResponseWriter, r *http.Request, rt *model.Route) bool {
+	max := e.opts.Model.MaxBodyBytes
+	if r.ContentLength > int64(max) {
+		http.Error(w, "Payload Too Large", http.StatusRequestEntityTooLarge)
+		return false
+	}
+	var body []byte
+	if r.Body != nil {
+		b, err := io.ReadAll(io.LimitReader(r.Body, int64(max)+1))
+		if err != nil {
+			http.Error(w, "Bad Request", http.StatusBadRequest)
+			return false
+		}
+		if len(b) > max {
+			http.Error(w, "Payload Too Large", http.StatusRequestEntityTooLarge)
+			return false
+		}
+		body = b
+		r.Body = io.NopCloser(bytes.NewReader(b))
+	}
+	if e.opts.InsecureTestIdentity != "" && r.Header.Get("Authorization") == "" && isLoopback(r.RemoteAddr) {
+		e.opts.Log.Warn().Str("event.action", "insecure-test-identity").Str("url.path", r.URL.Path).
+			Msg("INSECURE: injecting the test identity into an unauthenticated loopback request (test runs only)")
+		r.Header.Set("Authorization", "Bearer "+e.opts.InsecureTestIdentity)
+	}
+	if r.Header.Get("X-Request-Id") == "" {
+		r.Header.Set("X-Request-Id", uuid.NewString())
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), e.opts.Model.Authz.Timeout)
+	defer cancel()
+	resp, err := e.opts.Authz.Check(ctx, checkRequest(r, rt, body))
+	if err != nil {
+		// failure_mode_allow: false, status_on_error: 503.
+		e.opts.Log.Error().Err(err).Str("url.path", r.URL.Path).Msg("ext_authz failed; denying (fail closed)")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return false
+	}
+	if d := resp.GetDeniedResponse(); d != nil || resp.GetStatus().GetCode() != 0 {
+		for _, h := range d.GetHeaders() {
+			w.Header().Set(h.GetHeader().GetKey(), h.GetHeader().GetValue())
+		}
+		status := int(d.GetStatus().GetCode())
+		if status == 0 {
+			status = http.StatusForbidden
+		}
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, d.GetBody())
+		return false
+	}
+	ok := resp.GetOkResponse()
+	for _, h := range ok.GetHeaders() {
+		k, v := h.GetHeader().GetKey(), h.GetHeader().GetValue()
+		switch h.GetAppendAction() {
+		case corev3.HeaderValueOption_APPEND_IF_EXISTS_OR_ADD:
+			r.Header.Add(k, v)
+		case corev3.HeaderValueOption_ADD_IF_ABSENT:
+			if r.Header.Get(k) == "" {
+				r.Header.Set(k, v)
+			}
+		default:
+			r.Header.Set(k, v)
+		}
+	}
+	for _, k := range ok.GetHeadersToRemove() {
+		r.Header.Del(k)
+	}
+	return true
+}
+
+// checkRequest builds the CheckRequest Envoy's ext_authz filter would send with
+// with_request_body and pack_as_bytes: lower-cased headers (repeated ones joined by ","),
+// pseudo-headers, the path with its query, and the route's context extensions.
+func checkRequest(r *http.Request, rt *model.Route, body []byte) *authv3.CheckRequest {
+	hs := make(map[string]string, len(r.Header)+4)
+	for k, vs := range r.Header {
+		hs[strings.ToLower(k)] = strings.Join(vs, ",")
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	p := r.URL.EscapedPath()
+	if r.URL.RawQuery != "" {
+		p += "?" + r.URL.RawQuery
+	}
+	hs[":authority"], hs[":method"], hs[":path"], hs[":scheme"] = r.Host, r.Method, p, scheme
+	hs["x-forwarded-proto"] = scheme
+	if r.ContentLength >= 0 && r.Method != http.MethodGet {
+		hs["content-length"] = strconv.Itoa(len(body))
+	}
+	ce := map[string]string{"route": rt.Name}
+	if rt.Server != "" {
+		ce["server"] = rt.Server
+	}
+	return &authv3.CheckRequest{Attributes: &authv3.AttributeContext{
+		Source:      &authv3.AttributeContext_Peer{Address: socketAddress(r.RemoteAddr)},
+		Destination: &authv3.AttributeContext_Peer{Address: socketAddress(localAddr(r))},
+		Request: &authv3.AttributeContext_Request{
+			Time: timestamppb.Now(),
+			Http: &authv3.AttributeContext_HttpRequest{
+				Id: r.Header.Get("X-Request-Id"), Method: r.Method, Headers: hs, Path: p, Host: r.Host,
+				Scheme: scheme, Protocol: r.Proto, Size: int64(len(body)), RawBody: body,
+			},
+		},
+		ContextExtensions: ce,
+	}}
+}
+
+func localAddr(r *http.Request) string {
+	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		return a.String()
+	}
+	return ""
+}
+
+func socketAddress(hostport string) *corev3.Address {
+	host, port, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return nil
+	}
+	p, _ := strconv.ParseUint(port, 10, 32)
+	return &corev3.Address{Address: &corev3.Address_SocketAddress{SocketAddress: &corev3.SocketAddress{
+		Address: host, PortSpecifier: &corev3.SocketAddress_PortValue{PortValue: uint32(p)},
+	}}}
+}
+
+func isLoopback(remote string) bool {
+	host, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// statusRecorder remembers the status for the access log and keeps flushing working (SSE).
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the real writer.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// setPath sets an escaped path on u, keeping its encoding for the upstream.
+func setPath(u *url.URL, escaped string) error {
+	p, err := url.PathUnescape(escaped)
+	if err != nil {
+		return err
+	}
+	u.Path, u.RawPath = p, escaped
+	return nil
+}

@@ -1,0 +1,277 @@
+// Package stack runs the whole Gatehouse platform in one process for local development and
+// end-to-end tests: the development OIDC issuer, the authz service, the Catalyst Center
+// adapter against its simulator, the edge model (as the control plane would build it) and the
+// Go dev edge — all on loopback. `gatehouse dev` is a thin wrapper around Start.
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"github.com/rs/zerolog"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/gatehouse-mcp/gatehouse/adapters/catalystcenter"
+	"github.com/gatehouse-mcp/gatehouse/adapters/catalystcenter/sim"
+	"github.com/gatehouse-mcp/gatehouse/adapters/kit"
+	"github.com/gatehouse-mcp/gatehouse/internal/config"
+	"github.com/gatehouse-mcp/gatehouse/internal/controlplane/model"
+	"github.com/gatehouse-mcp/gatehouse/internal/dev/edge"
+	"github.com/gatehouse-mcp/gatehouse/internal/dev/issuer"
+	"github.com/gatehouse-mcp/gatehouse/internal/proxy/authz"
+	"github.com/gatehouse-mcp/gatehouse/internal/proxy/oidc"
+)
+
+// Options configure the stack. Zero ports pick free ones (tests); `gatehouse dev` uses fixed
+// defaults so that clients keep their configuration between runs.
+type Options struct {
+	Host       string // default 127.0.0.1
+	EdgePort   int
+	IssuerPort int
+	PolicyDir  string // default "policies"
+	Log        zerolog.Logger
+	// InsecureTestIdentity names a demo user whose token the edge adds to unauthenticated
+	// loopback requests (edge.Options.InsecureTestIdentity). Tests of clients that cannot
+	// sign in (the conformance suite) only.
+	InsecureTestIdentity string
+	// Extra adds test-only adapters: server name → handler serving MCP at /mcp. Their tools
+	// must be in the policy's catalog to be callable.
+	Extra map[string]http.Handler
+	// AdapterMiddleware wraps every adapter's handler (tests observe what reaches adapters).
+	AdapterMiddleware func(server string, h http.Handler) http.Handler
+}
+
+// Stack is a running platform.
+type Stack struct {
+	Config *config.Config
+	Issuer *issuer.Issuer
+	Authz  *authz.Service
+	Sim    *sim.Sim
+	// EdgeURL is the public base URL (the edge); MCP servers are at EdgeURL/mcp/<name>.
+	EdgeURL string
+	// Adapters maps server names to the adapters' own base URLs (for direct comparisons).
+	Adapters map[string]string
+	// AuthzGRPC is the authz service's gRPC address.
+	AuthzGRPC string
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	errs   chan error
+}
+
+func listen(host string, port int) (net.Listener, error) {
+	return net.Listen("tcp", net.JoinHostPort(host, fmt.Sprint(port)))
+}
+
+// Start brings the platform up and returns once every part is ready.
+func Start(ctx context.Context, opts Options) (*Stack, error) {
+	if opts.Host == "" {
+		opts.Host = "127.0.0.1"
+	}
+	if opts.PolicyDir == "" {
+		opts.PolicyDir = "policies"
+	}
+	log := opts.Log
+	runCtx, cancel := context.WithCancel(context.Background())
+	s := &Stack{cancel: cancel, errs: make(chan error, 16), Adapters: map[string]string{}}
+	fail := func(err error) (*Stack, error) { s.Stop(); return nil, err }
+
+	edgeLis, err := listen(opts.Host, opts.EdgePort)
+	if err != nil {
+		return fail(fmt.Errorf("edge: %w", err))
+	}
+	issLis, err := listen(opts.Host, opts.IssuerPort)
+	if err != nil {
+		return fail(fmt.Errorf("issuer: %w", err))
+	}
+	grpcLis, err := listen(opts.Host, 0)
+	if err != nil {
+		return fail(err)
+	}
+	httpLis, err := listen(opts.Host, 0)
+	if err != nil {
+		return fail(err)
+	}
+	s.EdgeURL = "http://" + edgeLis.Addr().String()
+	issuerURL := "http://" + issLis.Addr().String()
+	s.AuthzGRPC = grpcLis.Addr().String()
+
+	// Adapters: Catalyst Center against its simulator, plus any test-only extras.
+	s.Sim = sim.New(sim.Options{})
+	simLis, err := listen(opts.Host, 0)
+	if err != nil {
+		return fail(err)
+	}
+	s.serve(runCtx, simLis, s.Sim)
+	handlers := map[string]http.Handler{}
+	ccServer := kit.NewServer(kit.Options{Name: catalystcenter.ServerName, Version: "dev", Logger: log})
+	ccClient, err := catalystcenter.NewClient("http://"+simLis.Addr().String(), staticSecret{"username": "admin", "password": "C1sco12345"}, ccServer.Metrics, log)
+	if err != nil {
+		return fail(err)
+	}
+	catalystcenter.Register(ccServer, ccClient)
+	if err := ccServer.Err(); err != nil {
+		return fail(err)
+	}
+	handlers[catalystcenter.ServerName] = ccServer.Handler()
+	for name, h := range opts.Extra {
+		handlers[name] = h
+	}
+	var servers strings.Builder
+	names := make([]string, 0, len(handlers))
+	for name := range handlers {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		h := handlers[name]
+		if opts.AdapterMiddleware != nil {
+			h = opts.AdapterMiddleware(name, h)
+		}
+		l, err := listen(opts.Host, 0)
+		if err != nil {
+			return fail(err)
+		}
+		s.serve(runCtx, l, h)
+		s.Adapters[name] = "http://" + l.Addr().String()
+		fmt.Fprintf(&servers, "  - {name: %s, upstream: %q, timeout: 5m}\n", name, s.Adapters[name])
+	}
+
+	cfg, err := config.Parse([]byte(fmt.Sprintf(`
+public_url: %s
+oidc: {issuer: %q, jwks_min_refresh_interval: 5s}
+authz: {grpc_listen: %q, http_listen: %q, allowed_origins: [%q, "http://localhost:6274", "http://127.0.0.1:6274"]}
+policy: {dir: %q, reload_interval: 1s}
+edge: {listen: %q, authz_grpc: %q, authz_http: %q, authz_timeout: 2s}
+log: {level: info}
+servers:
+%s`, s.EdgeURL, issuerURL, s.AuthzGRPC, httpLis.Addr().String(), s.EdgeURL, opts.PolicyDir,
+		edgeLis.Addr().String(), s.AuthzGRPC, httpLis.Addr().String(), servers.String())))
+	if err != nil {
+		return fail(fmt.Errorf("dev config: %w", err))
+	}
+	s.Config = cfg
+
+	var resources []string
+	for _, srv := range cfg.Servers {
+		resources = append(resources, cfg.ResourceURI(srv.Name))
+	}
+	s.Issuer, err = issuer.New(issuer.Options{URL: issuerURL, Resources: resources})
+	if err != nil {
+		return fail(err)
+	}
+	s.serve(runCtx, issLis, s.Issuer.Handler())
+
+	s.Authz = authz.NewService(cfg, log, oidc.Options{})
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.Authz.Run(runCtx, grpcLis, httpLis); err != nil {
+			s.errs <- fmt.Errorf("authz: %w", err)
+		}
+	}()
+
+	m, err := model.Build(cfg)
+	if err != nil {
+		return fail(err)
+	}
+	conn, err := grpc.NewClient(s.AuthzGRPC, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return fail(err)
+	}
+	eopts := edge.Options{Model: m, Authz: authv3.NewAuthorizationClient(conn), Log: log}
+	if opts.InsecureTestIdentity != "" {
+		tok, err := s.Issuer.Mint(opts.InsecureTestIdentity, nil)
+		if err != nil {
+			return fail(fmt.Errorf("insecure test identity: %w", err))
+		}
+		eopts.InsecureTestIdentity = tok
+		log.Warn().Str("gatehouse.test_identity", opts.InsecureTestIdentity).
+			Msg("INSECURE TEST IDENTITY ON: unauthenticated loopback requests act as this user; never use outside tests")
+	}
+	s.serve(runCtx, edgeLis, edge.New(eopts))
+	context.AfterFunc(runCtx, func() { conn.Close() })
+
+	// Ready when the authz service has its policy and the issuer's keys.
+	deadline := time.Now().Add(30 * time.Second)
+	for !s.Authz.Authz.Ready() {
+		select {
+		case err := <-s.errs:
+			return fail(err)
+		case <-ctx.Done():
+			return fail(ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			if err := s.Authz.Policies.LastError(); err != nil {
+				return fail(fmt.Errorf("policy in %s refused: %w", opts.PolicyDir, err))
+			}
+			return fail(errors.New("the authz service did not become ready"))
+		}
+	}
+	return s, nil
+}
+
+func (s *Stack) serve(ctx context.Context, l net.Listener, h http.Handler) {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	s.wg.Add(2)
+	go func() {
+		defer s.wg.Done()
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.errs <- err
+		}
+	}()
+	go func() {
+		defer s.wg.Done()
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+}
+
+// Stop shuts everything down and waits.
+func (s *Stack) Stop() {
+	s.cancel()
+	s.wg.Wait()
+}
+
+// Token mints an access token for a demo user, valid for every server.
+func (s *Stack) Token(user string) (string, error) { return s.Issuer.Mint(user, nil) }
+
+// ServerURL is a server's MCP endpoint at the edge.
+func (s *Stack) ServerURL(name string) string { return s.EdgeURL + config.MCPPath(name) }
+
+// ClientConfig is a paste-ready MCP client configuration for every server, with a bearer
+// token for user.
+func (s *Stack) ClientConfig(user string) (string, error) {
+	tok, err := s.Token(user)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	b.WriteString("{\n  \"mcpServers\": {\n")
+	for i, srv := range s.Config.Servers {
+		if i > 0 {
+			b.WriteString(",\n")
+		}
+		fmt.Fprintf(&b, "    %q: {\"type\": \"http\", \"url\": %q, \"headers\": {\"Authorization\": \"Bearer %s\"}}", srv.Name, s.ServerURL(srv.Name), tok)
+	}
+	b.WriteString("\n  }\n}\n")
+	return b.String(), nil
+}
+
+// staticSecret is the simulator's well-known credentials as a SecretSource.
+type staticSecret kit.Secret
+
+func (s staticSecret) Get(context.Context, string) (kit.Secret, error) { return kit.Secret(s), nil }
+func (staticSecret) Invalidate(string)                                 {}

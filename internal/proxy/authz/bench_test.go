@@ -1,0 +1,145 @@
+package authz_test
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-mcp/gatehouse/internal/config"
+)
+
+// BenchmarkCheck measures one full Check over loopback gRPC — token verification, strict
+// parse, catalog lookup, OPA evaluation with the default policy, decision log line and
+// metrics — as Envoy would send it. Variants:
+//
+//	inflight=1      one Check at a time: the latency of a Check on an idle service
+//	inflight=1000   1,000 Checks in flight (b.SetParallelism over GOMAXPROCS goroutines)
+//	token=cached    the client reuses its token (the verified-token cache hits), as agents do
+//	token=fresh     the cache is off: every Check verifies an RS256 signature
+//
+// p50/p99 are client-observed latencies of single Checks; with many in flight they include
+// queueing, so by Little's law p50 ≈ in-flight / throughput. The server-side service time
+// (gatehouse_authz_duration_seconds) is reported as srv-p50/srv-p99.
+//
+// Run: go test ./proxy/authz -run '^$' -bench BenchmarkCheck -benchmem -benchtime 20000x
+func BenchmarkCheck(b *testing.B) {
+	for _, tok := range []string{"cached", "fresh"} {
+		for _, inflight := range []int{1, 1000} {
+			b.Run(fmt.Sprintf("token=%s/inflight=%d", tok, inflight), func(b *testing.B) {
+				benchCheck(b, tok == "cached", inflight)
+			})
+		}
+	}
+}
+
+func benchCheck(b *testing.B, cached bool, inflight int) {
+	opts := []option{withQuietLogs()}
+	if !cached {
+		opts = append(opts, withConfig(func(c *config.Config) { c.OIDC.TokenCacheSize = -1 }))
+	}
+	h := newHarness(b, opts...)
+	tok := h.token(cc, "alice", []string{"network-engineers"})
+	req := mcpPost(cc, tok, callBody(7, "list_devices", map[string]any{"limit": 50, "site": "hq"}))
+	if resp := h.check(req); resp.GetOkResponse() == nil {
+		b.Fatalf("benchmark request is not allowed: %s", resp.GetDeniedResponse().GetBody())
+	}
+	lat := make([][]time.Duration, 0)
+	var mu sync.Mutex
+	b.ReportAllocs()
+	b.ResetTimer()
+	if inflight == 1 {
+		own := make([]time.Duration, 0, b.N)
+		for i := 0; i < b.N; i++ {
+			s := time.Now()
+			resp, err := h.client.Check(context.Background(), req)
+			if err != nil || resp.GetOkResponse() == nil {
+				b.Fatal("check failed", err)
+			}
+			own = append(own, time.Since(s))
+		}
+		lat = append(lat, own)
+	} else {
+		procs := max(1, inflight/gomaxprocs())
+		b.SetParallelism(procs)
+		b.RunParallel(func(pb *testing.PB) {
+			own := make([]time.Duration, 0, 1024)
+			for pb.Next() {
+				s := time.Now()
+				resp, err := h.client.Check(context.Background(), req)
+				if err != nil || resp.GetOkResponse() == nil {
+					b.Error("check failed", err)
+					return
+				}
+				own = append(own, time.Since(s))
+			}
+			mu.Lock()
+			lat = append(lat, own)
+			mu.Unlock()
+		})
+	}
+	b.StopTimer()
+	all := slices.Concat(lat...)
+	slices.Sort(all)
+	if len(all) > 0 {
+		b.ReportMetric(float64(all[len(all)/2].Microseconds()), "p50-µs")
+		b.ReportMetric(float64(all[len(all)*99/100].Microseconds()), "p99-µs")
+	}
+	p50, p99 := h.serverQuantiles(b)
+	b.ReportMetric(p50, "srv-p50-µs")
+	b.ReportMetric(p99, "srv-p99-µs")
+}
+
+func gomaxprocs() int { return runtime.GOMAXPROCS(0) }
+
+// serverQuantiles reads p50 and p99 of gatehouse_authz_duration_seconds the way
+// Prometheus's histogram_quantile does (linear within a bucket), in microseconds.
+func (h *harness) serverQuantiles(b *testing.B) (float64, float64) {
+	mfs, err := h.svc.Registry.Gather()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "gatehouse_authz_duration_seconds" {
+			continue
+		}
+		hist := mf.GetMetric()[0].GetHistogram()
+		q := func(phi float64) float64 {
+			rank := phi * float64(hist.GetSampleCount())
+			prevCount, prevBound := 0.0, 0.0
+			for _, bk := range hist.GetBucket() {
+				c := float64(bk.GetCumulativeCount())
+				if c >= rank {
+					if c == prevCount {
+						return bk.GetUpperBound() * 1e6
+					}
+					return (prevBound + (bk.GetUpperBound()-prevBound)*(rank-prevCount)/(c-prevCount)) * 1e6
+				}
+				prevCount, prevBound = c, bk.GetUpperBound()
+			}
+			return prevBound * 1e6
+		}
+		return q(0.5), q(0.99)
+	}
+	b.Fatal("no gatehouse_authz_duration_seconds")
+	return 0, 0
+}
+
+// BenchmarkCheckInProcess calls Server.Check directly, without gRPC, to separate the
+// service's own cost (verify + parse + policy + log) from transport.
+func BenchmarkCheckInProcess(b *testing.B) {
+	h := newHarness(b, withQuietLogs())
+	tok := h.token(cc, "alice", []string{"network-engineers"})
+	req := mcpPost(cc, tok, callBody(7, "list_devices", map[string]any{"limit": 50, "site": "hq"}))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		resp, err := h.svc.Authz.Check(context.Background(), req)
+		if err != nil || resp.GetOkResponse() == nil {
+			b.Fatal("check failed", err)
+		}
+	}
+}
