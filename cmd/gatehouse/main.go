@@ -33,6 +33,7 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/adapters/kit"
 	"github.com/gatehouse-mcp/gatehouse/internal/catalog"
 	"github.com/gatehouse-mcp/gatehouse/internal/config"
+	"github.com/gatehouse-mcp/gatehouse/internal/contract"
 	"github.com/gatehouse-mcp/gatehouse/internal/controlplane/xds"
 	"github.com/gatehouse-mcp/gatehouse/internal/controlplane/xdsserver"
 	"github.com/gatehouse-mcp/gatehouse/internal/dev/issuer"
@@ -324,7 +325,7 @@ func runToken(ctx context.Context, args []string, stdout io.Writer) error {
 	form := url.Values{"grant_type": {"password"}, "username": {*user}, "password": {issuer.DefaultPassword},
 		"client_id": {issuer.CLIClient}}
 	if *server != "" {
-		form.Set("resource", strings.TrimRight(*edgeURL, "/")+config.MCPPath(*server))
+		form.Set("resource", strings.TrimRight(*edgeURL, "/")+contract.MCPPath(*server))
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(*iss, "/")+"/token", strings.NewReader(form.Encode()))
 	if err != nil {

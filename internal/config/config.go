@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/gatehouse-mcp/gatehouse/internal/contract"
 )
 
 // Config is the whole platform configuration.
@@ -580,28 +582,31 @@ func (c *Config) Server(name string) (*Server, bool) {
 
 // ResourceURI is the server's canonical resource URI and default token audience.
 func (c *Config) ResourceURI(server string) string {
-	return c.PublicURL + MCPPath(server)
+	return c.PublicURL + contract.MCPPath(server)
 }
-
-// MCPPath is the edge path of a server's MCP endpoint.
-func MCPPath(server string) string { return "/mcp/" + server }
-
-// WellKnownPRM is the path of the root protected resource metadata document (RFC 9728).
-const WellKnownPRM = "/.well-known/oauth-protected-resource"
 
 // MetadataURL is the absolute URL of a server's protected resource metadata (RFC 9728 §3.1:
 // the well-known segment is inserted between host and path).
 func (c *Config) MetadataURL(server string) string {
-	return c.PublicURL + WellKnownPRM + MCPPath(server)
+	return c.PublicURL + contract.WellKnownPRM + contract.MCPPath(server)
 }
 
-// Audiences returns the audiences a token for server must carry one of.
+// Audiences returns the audiences a token for the named server must carry one of.
 func (c *Config) Audiences(server string) []string {
 	s, ok := c.Server(server)
-	if ok && len(s.Audiences) > 0 {
+	if !ok {
+		return []string{c.ResourceURI(server)}
+	}
+	return c.ServerAudiences(s)
+}
+
+// ServerAudiences returns the audiences a token for s must carry one of: its configured
+// list, or exactly its resource URI (RFC 8707).
+func (c *Config) ServerAudiences(s *Server) []string {
+	if len(s.Audiences) > 0 {
 		return s.Audiences
 	}
-	return []string{c.ResourceURI(server)}
+	return []string{c.ResourceURI(s.Name)}
 }
 
 // Origin returns the scheme://host[:port] of PublicURL.

@@ -61,6 +61,15 @@ const (
 	ExtensionRoute  = "route"  // the route's name
 )
 
+// RouteExtensions are the context_extensions of a route with ext_authz on.
+func RouteExtensions(route, server string) map[string]string {
+	ce := map[string]string{ExtensionRoute: route}
+	if server != "" {
+		ce[ExtensionServer] = server
+	}
+	return ce
+}
+
 // Action is a tool's action class, which policies decide on (policies/catalog.json).
 type Action string
 

@@ -4,6 +4,9 @@
 package testkit
 
 import (
+	"context"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -11,6 +14,11 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+
+	"github.com/gatehouse-mcp/gatehouse/internal/contract"
+	"github.com/gatehouse-mcp/gatehouse/internal/envoycheck"
 )
 
 // Root returns the repository root joined with parts. It is found from this file's own
@@ -84,4 +92,50 @@ func CopyPoliciesInto(t testing.TB, dir string) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// Addresses the test CheckRequests carry: a client on a documentation address and the
+// edge's listener.
+const (
+	ClientAddr = "192.0.2.10:51234"
+	EdgeAddr   = "10.0.0.5:8080"
+	EdgeHost   = "127.0.0.1:8080"
+)
+
+// CheckRequest is the CheckRequest Envoy sends for an HTTP request to the edge at EdgeHost,
+// built by internal/envoycheck (the dev edge's builder) with the body as raw_body. path is
+// sent exactly as given (path tricks included). POSTs get Content-Type application/json,
+// Accept and a Content-Length of the body; headers add to or override the defaults, and an
+// empty value removes one. server, when set, is the route's context_extensions server.
+func CheckRequest(method, path, server string, headers map[string]string, body string) *authv3.CheckRequest {
+	r, err := http.NewRequest(method, "http://"+EdgeHost+"/", strings.NewReader(body))
+	if err != nil {
+		panic(err) // only the method can be bad, and tests pass literal ones
+	}
+	r.RemoteAddr = ClientAddr
+	r.Proto = "HTTP/1.1"
+	local, _ := net.ResolveTCPAddr("tcp", EdgeAddr)
+	r = r.WithContext(context.WithValue(r.Context(), http.LocalAddrContextKey, local))
+	r.Header.Set("X-Request-Id", "9d7a6f1e-5f44-4c1e-9d5e-2b0e3c9f8a11")
+	r.Header.Set("User-Agent", "mcp-test-client/1.0")
+	if method == http.MethodPost {
+		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("Accept", "application/json, text/event-stream")
+	} else if body == "" {
+		r.ContentLength = -1 // no Content-Length on a bodiless GET or DELETE
+	}
+	for k, v := range headers {
+		if v == "" {
+			r.Header.Del(k)
+			continue
+		}
+		r.Header.Set(k, v)
+	}
+	req := envoycheck.Build(r, []byte(body), contract.RouteExtensions("test-route", server))
+	if server == "" {
+		delete(req.Attributes.ContextExtensions, contract.ExtensionServer)
+	}
+	h := req.Attributes.Request.Http
+	h.Path, h.Headers[":path"] = path, path
+	return req
 }

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gatehouse-mcp/gatehouse/internal/contract"
+
 	"github.com/gatehouse-mcp/gatehouse/internal/config"
 )
 
@@ -146,10 +148,6 @@ type CORS struct {
 const (
 	AuthzCluster     = "gatehouse-authz"
 	AuthzHTTPCluster = "gatehouse-authz-http"
-	// AdapterPath is where every adapter serves MCP; the edge rewrites /mcp/<name> to it.
-	AdapterPath = "/mcp"
-	// RESTPrefix is the REST bridge's path prefix: /api/v1/mcp/<server>/tools/<tool>.
-	RESTPrefix = "/api/v1/mcp/"
 )
 
 // AdapterCluster names a server's upstream cluster.
@@ -183,7 +181,7 @@ func Build(cfg *config.Config) (*Edge, error) {
 			AllowMethods:   []string{"GET", "POST", "DELETE", "OPTIONS"},
 			AllowHeaders: []string{"authorization", "content-type", "accept", "mcp-protocol-version",
 				"mcp-session-id", "mcp-method", "mcp-name", "last-event-id"},
-			ExposeHeaders: []string{"www-authenticate", "mcp-session-id", "x-gatehouse-decision-id"},
+			ExposeHeaders: []string{"www-authenticate", "mcp-session-id", contract.HeaderDecisionID},
 			MaxAge:        10 * time.Minute,
 		},
 	}
@@ -200,12 +198,12 @@ func Build(cfg *config.Config) (*Edge, error) {
 			Limits:      Limits{MaxConnections: 256, MaxPendingRequests: 256, MaxRequests: 1024, MaxRetries: 3}},
 	)
 	e.Routes = append(e.Routes, Route{
-		Name: "metadata", Kind: KindMetadata, Match: Match{Path: config.WellKnownPRM},
+		Name: "metadata", Kind: KindMetadata, Match: Match{Path: contract.WellKnownPRM},
 		Cluster: AuthzHTTPCluster, Timeout: 5 * time.Second, Retry: idempotent,
 	})
 	for _, s := range cfg.Servers {
 		e.Routes = append(e.Routes, Route{
-			Name: "metadata-" + s.Name, Kind: KindMetadata, Match: Match{Path: config.WellKnownPRM + config.MCPPath(s.Name)},
+			Name: "metadata-" + s.Name, Kind: KindMetadata, Match: Match{Path: contract.WellKnownPRM + contract.MCPPath(s.Name)},
 			Cluster: AuthzHTTPCluster, Timeout: 5 * time.Second, Retry: idempotent,
 		})
 	}
@@ -224,13 +222,13 @@ func Build(cfg *config.Config) (*Edge, error) {
 			Limits:      Limits{MaxConnections: 1024, MaxPendingRequests: 1024, MaxRequests: 4096, MaxRetries: 3},
 		})
 		e.Routes = append(e.Routes, Route{
-			Name: "mcp-" + s.Name, Kind: KindMCP, Match: Match{Path: config.MCPPath(s.Name)},
-			Cluster: AdapterCluster(s.Name), Rewrite: AdapterPath, Authz: true, Server: s.Name,
+			Name: "mcp-" + s.Name, Kind: KindMCP, Match: Match{Path: contract.MCPPath(s.Name)},
+			Cluster: AdapterCluster(s.Name), Rewrite: contract.AdapterPath, Authz: true, Server: s.Name,
 			IdleTimeout: s.Timeout, Retry: unsent,
 		})
 		if s.RESTBridge {
 			e.Routes = append(e.Routes, Route{
-				Name: "rest-bridge", Kind: KindREST, Match: Match{Path: RESTPrefix, Prefix: true},
+				Name: "rest-bridge", Kind: KindREST, Match: Match{Path: contract.RESTPrefix, Prefix: true},
 				Cluster: AdapterCluster(s.Name), Authz: true, Timeout: s.Timeout, Retry: unsent,
 			})
 		}

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/config"
+	"github.com/gatehouse-mcp/gatehouse/internal/contract"
 	"github.com/gatehouse-mcp/gatehouse/internal/controlplane/model"
 )
 
@@ -62,7 +63,7 @@ func TestRouting(t *testing.T) {
 		}
 	}
 	r, _ := e.Route("/mcp/github")
-	if r.Rewrite != model.AdapterPath || r.Timeout != 0 || r.Retry == nil || strings.Contains(strings.Join(r.Retry.On, ","), "5xx") {
+	if r.Rewrite != contract.AdapterPath || r.Timeout != 0 || r.Retry == nil || strings.Contains(strings.Join(r.Retry.On, ","), "5xx") {
 		t.Errorf("MCP route must rewrite to /mcp, stream without a timeout, and retry only unsent requests: %+v", r)
 	}
 	r, _ = e.Route("/mcp/radkit")

@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gatehouse-mcp/gatehouse/internal/contract"
+
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	corsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/cors/v3"
 	extauthzv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_authz/v3"
@@ -93,10 +95,7 @@ func authzPerRoute(r model.Route) *extauthzv3.ExtAuthzPerRoute {
 	if !r.Authz {
 		return &extauthzv3.ExtAuthzPerRoute{Override: &extauthzv3.ExtAuthzPerRoute_Disabled{Disabled: true}}
 	}
-	ce := map[string]string{"route": r.Name}
-	if r.Server != "" {
-		ce["server"] = r.Server
-	}
+	ce := contract.RouteExtensions(r.Name, r.Server)
 	return &extauthzv3.ExtAuthzPerRoute{Override: &extauthzv3.ExtAuthzPerRoute_CheckSettings{
 		CheckSettings: &extauthzv3.CheckSettings{ContextExtensions: ce},
 	}}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gatehouse-mcp/gatehouse/internal/contract"
+
 	"github.com/gatehouse-mcp/gatehouse/internal/testkit"
 
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
@@ -135,7 +137,7 @@ func TestEveryMCPRouteHasAuthz(t *testing.T) {
 			t.Fatal(err)
 		}
 		path := r.GetMatch().GetPath() + r.GetMatch().GetPrefix()
-		exempt := path == "/healthz" || strings.HasPrefix(path, config.WellKnownPRM)
+		exempt := path == "/healthz" || strings.HasPrefix(path, contract.WellKnownPRM)
 		if per.GetDisabled() != exempt {
 			t.Fatalf("route %s (%s): ext_authz disabled=%v", r.GetName(), path, per.GetDisabled())
 		}

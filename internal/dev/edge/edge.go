@@ -15,6 +15,9 @@ import (
 	"bytes"
 	"context"
 
+	"github.com/gatehouse-mcp/gatehouse/internal/contract"
+	"github.com/gatehouse-mcp/gatehouse/internal/envoycheck"
+
 	"io"
 	"net"
 	"net/http"
@@ -30,7 +33,6 @@ import (
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"github.com/google/uuid"
 	"github.com/rs/zerolog"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/controlplane/model"
 )
@@ -291,7 +293,7 @@ func (e *Edge) authorize(w http.ResponseWriter, r *http.Request, rt *model.Route
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), e.opts.Model.Authz.Timeout)
 	defer cancel()
-	resp, err := e.opts.Authz.Check(ctx, checkRequest(r, rt, body))
+	resp, err := e.opts.Authz.Check(ctx, envoycheck.Build(r, body, contract.RouteExtensions(rt.Name, rt.Server)))
 	if err != nil {
 		// failure_mode_allow: false, status_on_error: 503.
 		e.opts.Log.Error().Err(err).Str("url.path", r.URL.Path).Msg("ext_authz failed; denying (fail closed)")
@@ -328,63 +330,6 @@ func (e *Edge) authorize(w http.ResponseWriter, r *http.Request, rt *model.Route
 		r.Header.Del(k)
 	}
 	return true
-}
-
-// checkRequest builds the CheckRequest Envoy's ext_authz filter would send with
-// with_request_body and pack_as_bytes: lower-cased headers (repeated ones joined by ","),
-// pseudo-headers, the path with its query, and the route's context extensions.
-func checkRequest(r *http.Request, rt *model.Route, body []byte) *authv3.CheckRequest {
-	hs := make(map[string]string, len(r.Header)+4)
-	for k, vs := range r.Header {
-		hs[strings.ToLower(k)] = strings.Join(vs, ",")
-	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	p := r.URL.EscapedPath()
-	if r.URL.RawQuery != "" {
-		p += "?" + r.URL.RawQuery
-	}
-	hs[":authority"], hs[":method"], hs[":path"], hs[":scheme"] = r.Host, r.Method, p, scheme
-	hs["x-forwarded-proto"] = scheme
-	if r.ContentLength >= 0 && r.Method != http.MethodGet {
-		hs["content-length"] = strconv.Itoa(len(body))
-	}
-	ce := map[string]string{"route": rt.Name}
-	if rt.Server != "" {
-		ce["server"] = rt.Server
-	}
-	return &authv3.CheckRequest{Attributes: &authv3.AttributeContext{
-		Source:      &authv3.AttributeContext_Peer{Address: socketAddress(r.RemoteAddr)},
-		Destination: &authv3.AttributeContext_Peer{Address: socketAddress(localAddr(r))},
-		Request: &authv3.AttributeContext_Request{
-			Time: timestamppb.Now(),
-			Http: &authv3.AttributeContext_HttpRequest{
-				Id: r.Header.Get("X-Request-Id"), Method: r.Method, Headers: hs, Path: p, Host: r.Host,
-				Scheme: scheme, Protocol: r.Proto, Size: int64(len(body)), RawBody: body,
-			},
-		},
-		ContextExtensions: ce,
-	}}
-}
-
-func localAddr(r *http.Request) string {
-	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
-		return a.String()
-	}
-	return ""
-}
-
-func socketAddress(hostport string) *corev3.Address {
-	host, port, err := net.SplitHostPort(hostport)
-	if err != nil {
-		return nil
-	}
-	p, _ := strconv.ParseUint(port, 10, 32)
-	return &corev3.Address{Address: &corev3.Address_SocketAddress{SocketAddress: &corev3.SocketAddress{
-		Address: host, PortSpecifier: &corev3.SocketAddress_PortValue{PortValue: uint32(p)},
-	}}}
 }
 
 func isLoopback(remote string) bool {

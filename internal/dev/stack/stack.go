@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gatehouse-mcp/gatehouse/internal/contract"
+
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"github.com/rs/zerolog"
 	"google.golang.org/grpc"
@@ -249,7 +251,7 @@ func (s *Stack) Stop() {
 func (s *Stack) Token(user string) (string, error) { return s.Issuer.Mint(user, nil) }
 
 // ServerURL is a server's MCP endpoint at the edge.
-func (s *Stack) ServerURL(name string) string { return s.EdgeURL + config.MCPPath(name) }
+func (s *Stack) ServerURL(name string) string { return s.EdgeURL + contract.MCPPath(name) }
 
 // ClientConfig is a paste-ready MCP client configuration for every server, with a bearer
 // token for user.

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+
 	"github.com/gatehouse-mcp/gatehouse/internal/proxy/authz"
 	"github.com/gatehouse-mcp/gatehouse/internal/proxy/mcpmsg"
 	"github.com/gatehouse-mcp/gatehouse/internal/proxy/oidc/oidctest"
@@ -123,14 +125,20 @@ func TestBodyLimit(t *testing.T) {
 	denied(t, h.check(mcpPost(cc, tok, callBody(1, "list_devices", nil), "x-envoy-auth-partial-body", "true")), 413)
 }
 
-// Envoy sends the body as raw_body when pack_as_bytes is on.
-func TestRawBody(t *testing.T) {
+// Every test sends the body as raw_body, as the generated Envoy config (pack_as_bytes) does;
+// an Envoy configured without pack_as_bytes sends it as the UTF-8 string body instead, and
+// the decision is the same.
+func TestStringBody(t *testing.T) {
 	h := newHarness(t)
 	tok := h.token(cc, "alice", []string{"network-engineers"})
 	req := mcpPost(cc, tok, callBody(1, "list_devices", nil))
-	req.Attributes.Request.Http.RawBody = []byte(req.Attributes.Request.Http.Body)
-	req.Attributes.Request.Http.Body = ""
+	req.Attributes.Request.Http.Body = string(req.Attributes.Request.Http.RawBody)
+	req.Attributes.Request.Http.RawBody = nil
 	allowed(t, h.check(req))
+	req = mcpPost(cc, tok, callBody(2, "deploy_template", nil))
+	req.Attributes.Request.Http.Body = string(req.Attributes.Request.Http.RawBody)
+	req.Attributes.Request.Http.RawBody = nil
+	denied(t, h.check(req), 200).rpcError(t, 2, authz.CodeForbidden)
 }
 
 func modernCall(id any, tool string) string {
@@ -402,5 +410,71 @@ func TestConcurrentChecks(t *testing.T) {
 	close(errs)
 	for e := range errs {
 		t.Fatal(e)
+	}
+}
+
+// What the client is told, what the decision log says and what the metrics count come from
+// one verdict per Check: for a request stopped at each stage, the answer's status and
+// decision id match the log line, and the line names the stage and outcome that decided.
+func TestVerdictAgreesEverywhere(t *testing.T) {
+	h := newHarness(t)
+	tok := h.token(cc, "alice", []string{"network-engineers"})
+	bad := h.token(cc, "alice", []string{"network-engineers"}, func(c map[string]any) { c["iss"] = "https://evil.example" })
+	radkitNoScope := h.token("radkit", "alice", []string{"network-engineers"})
+	cases := []struct {
+		name           string
+		req            *authv3.CheckRequest
+		status         int
+		stage, outcome string
+	}{
+		{"path", envoyCheck("POST", "/mcp/../mcp/x", "", nil, callBody(1, "list_devices", nil)), 400, "route", "invalid"},
+		{"unknown server", mcpPost("nope", tok, callBody(1, "list_devices", nil)), 404, "route", "invalid"},
+		{"origin", mcpPost(cc, tok, callBody(1, "list_devices", nil), "origin", "https://evil.example"), 403, "route", "invalid"},
+		{"exempt", envoyCheck("GET", "/.well-known/oauth-protected-resource/mcp/"+cc, "", nil, ""), 200, "route", "exempt"},
+		{"no token", mcpPost(cc, "", callBody(1, "list_devices", nil)), 401, "authn", "unauthenticated"},
+		{"token in query", envoyCheck("POST", "/mcp/"+cc+"?access_token=x", cc, nil, callBody(1, "list_devices", nil)), 401, "authn", "unauthenticated"},
+		{"bad token", mcpPost(cc, bad, callBody(1, "list_devices", nil)), 401, "authn", "unauthenticated"},
+		{"scope", mcpPost("radkit", radkitNoScope, callBody(1, "list_devices", nil)), 403, "scope", "deny"},
+		{"parse", mcpPost(cc, tok, `{"jsonrpc":"2.0","id":1,"method":"ping","method":"x"}`), 400, "parse", "invalid"},
+		{"policy deny", mcpPost(cc, tok, callBody(1, "deploy_template", nil)), 200, "policy", "deny"},
+		{"policy allow", mcpPost(cc, tok, callBody(1, "list_devices", nil)), 200, "policy", "allow"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			resp := h.check(c.req)
+			var status int
+			var id string
+			if ok := resp.GetOkResponse(); ok != nil {
+				status = 200
+				for _, hv := range ok.GetHeaders() {
+					if hv.GetHeader().GetKey() == authz.HeaderDecisionID {
+						id = hv.GetHeader().GetValue()
+					}
+				}
+			} else {
+				d := resp.GetDeniedResponse()
+				status = int(d.GetStatus().GetCode())
+				for _, hv := range d.GetHeaders() {
+					if hv.GetHeader().GetKey() == authz.HeaderDecisionID {
+						id = hv.GetHeader().GetValue()
+					}
+				}
+			}
+			if status != c.status {
+				t.Fatalf("status %d, want %d", status, c.status)
+			}
+			if c.outcome == "exempt" {
+				return // exempt answers carry no decision id and log at debug level only
+			}
+			if id == "" {
+				t.Fatal("no decision id on the answer")
+			}
+			line := h.decision(t, id)
+			if line["gatehouse.stage"] != c.stage || line["gatehouse.outcome"] != c.outcome ||
+				line["http.response.status_code"] != float64(c.status) {
+				t.Fatalf("log line says stage %v outcome %v status %v; want %s %s %d",
+					line["gatehouse.stage"], line["gatehouse.outcome"], line["http.response.status_code"], c.stage, c.outcome, c.status)
+			}
+		})
 	}
 }

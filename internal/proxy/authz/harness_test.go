@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"net"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +15,6 @@ import (
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/config"
 	"github.com/gatehouse-mcp/gatehouse/internal/ecslog"
@@ -183,49 +181,10 @@ func (h *harness) token(server, sub string, groups []string, mods ...func(map[st
 
 func withMFA(c map[string]any) { c["amr"] = []any{"pwd", "mfa"} }
 
-// envoyCheck builds a CheckRequest the way Envoy's ext_authz filter does with
-// with_request_body: lower-cased headers including pseudo-headers, path with query, host,
-// body as UTF-8 string, and the route's context_extensions.
+// envoyCheck is the CheckRequest Envoy sends (testkit.CheckRequest: the dev edge's builder,
+// body as raw_body).
 func envoyCheck(method, path, server string, headers map[string]string, body string) *authv3.CheckRequest {
-	hs := map[string]string{
-		":authority":        "127.0.0.1:8080",
-		":method":           method,
-		":path":             path,
-		":scheme":           "http",
-		"x-forwarded-proto": "http",
-		"x-request-id":      "9d7a6f1e-5f44-4c1e-9d5e-2b0e3c9f8a11",
-		"user-agent":        "mcp-test-client/1.0",
-	}
-	if method == "POST" {
-		hs["content-type"] = "application/json"
-		hs["content-length"] = strconv.Itoa(len(body))
-		hs["accept"] = "application/json, text/event-stream"
-	}
-	for k, v := range headers {
-		if v == "" {
-			delete(hs, k)
-			continue
-		}
-		hs[strings.ToLower(k)] = v
-	}
-	ce := map[string]string{}
-	if server != "" {
-		ce["server"] = server
-	}
-	return &authv3.CheckRequest{Attributes: &authv3.AttributeContext{
-		Source: &authv3.AttributeContext_Peer{Address: &corev3.Address{Address: &corev3.Address_SocketAddress{
-			SocketAddress: &corev3.SocketAddress{Address: "192.0.2.10", PortSpecifier: &corev3.SocketAddress_PortValue{PortValue: 51234}}}}},
-		Destination: &authv3.AttributeContext_Peer{Address: &corev3.Address{Address: &corev3.Address_SocketAddress{
-			SocketAddress: &corev3.SocketAddress{Address: "10.0.0.5", PortSpecifier: &corev3.SocketAddress_PortValue{PortValue: 8080}}}}},
-		Request: &authv3.AttributeContext_Request{
-			Time: timestamppb.Now(),
-			Http: &authv3.AttributeContext_HttpRequest{
-				Id: "1234567890", Method: method, Headers: hs, Path: path, Host: "127.0.0.1:8080",
-				Scheme: "http", Protocol: "HTTP/1.1", Size: int64(len(body)), Body: body,
-			},
-		},
-		ContextExtensions: ce,
-	}}
+	return testkit.CheckRequest(method, path, server, headers, body)
 }
 
 // mcpPost is a POST of an MCP message to server's route.

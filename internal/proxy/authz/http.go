@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 
+	"github.com/gatehouse-mcp/gatehouse/internal/contract"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -21,8 +23,8 @@ type Readiness struct {
 func HTTPHandler(cfg *config.Config, ready Readiness, gatherer prometheus.Gatherer) http.Handler {
 	mux := http.NewServeMux()
 	meta := prm.Handler(cfg)
-	mux.Handle(config.WellKnownPRM, meta)
-	mux.Handle(config.WellKnownPRM+"/", meta)
+	mux.Handle(contract.WellKnownPRM, meta)
+	mux.Handle(contract.WellKnownPRM+"/", meta)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = w.Write([]byte("ok\n"))

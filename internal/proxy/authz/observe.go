@@ -3,6 +3,8 @@ package authz
 import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
+
+	"github.com/gatehouse-mcp/gatehouse/internal/contract"
 )
 
 // Metrics are the authz service's Prometheus metrics (names fixed in DESIGN.md).
@@ -53,41 +55,22 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-func (r *request) outcome() string {
-	switch {
-	case r.dryRunDeny:
-		return "dry_run_deny"
-	case r.allowed && r.stage == stagePolicy:
-		return "allow"
-	case r.allowed && r.stage == stageRoute:
-		return "exempt"
-	case r.stage == stageAuthn && r.status == 401:
-		return "unauthenticated"
-	case r.stage == stageRoute || r.stage == stageParse:
-		return "invalid"
-	case r.status == 503 || r.failedClosed:
-		return "error"
-	default:
-		return "deny"
-	}
-}
-
-// record logs the decision once (ECS fields, never a token, secret or body) and counts it.
-func (s *Server) record(r *request) {
+// record logs the decision once (ECS fields, never a token, secret or body) and counts it,
+// from the verdict and what the request said.
+func (s *Server) record(r *request, v *Verdict) {
 	elapsed := s.now().Sub(r.start)
-	outcome := r.outcome()
-	server := r.server
-	if _, ok := s.cfg.Server(server); !ok {
-		server = "unknown"
+	server := "unknown"
+	if r.srv != nil {
+		server = r.server
 	}
-	s.metrics.decisions.WithLabelValues(server, r.msg.MetricMethod(), outcome).Inc()
+	s.metrics.decisions.WithLabelValues(server, r.msg.MetricMethod(), string(v.Outcome)).Inc()
 	s.metrics.duration.Observe(elapsed.Seconds())
-	if r.authnFail != "" {
-		s.metrics.authnFailures.WithLabelValues(string(r.authnFail)).Inc()
+	if v.AuthnFailure != "" {
+		s.metrics.authnFailures.WithLabelValues(string(v.AuthnFailure)).Inc()
 	}
 
 	level := zerolog.InfoLevel
-	if outcome == "exempt" {
+	if v.Outcome == OutcomeExempt {
 		level = zerolog.DebugLevel // metadata and health fetches would drown the audit trail
 	}
 	ev := s.log.WithLevel(level)
@@ -95,7 +78,7 @@ func (s *Server) record(r *request) {
 		return
 	}
 	evOutcome, evType := "success", "allowed"
-	if !r.allowed || r.dryRunDeny {
+	if !v.Allowed() || v.Outcome == OutcomeDryRunDeny {
 		evOutcome, evType = "failure", "denied"
 	}
 	ev = ev.Str("event.kind", "event").
@@ -106,10 +89,10 @@ func (s *Server) record(r *request) {
 		Int64("event.duration", elapsed.Nanoseconds()).
 		Str("url.path", r.path).
 		Str("http.request.method", r.method).
-		Int("http.response.status_code", r.status).
-		Str("gatehouse.decision_id", r.decisionID).
-		Str("gatehouse.stage", r.stage).
-		Str("gatehouse.outcome", outcome).
+		Int("http.response.status_code", v.Status).
+		Str("gatehouse.decision_id", v.DecisionID).
+		Str("gatehouse.stage", string(v.Stage)).
+		Str("gatehouse.outcome", string(v.Outcome)).
 		Str("gatehouse.via", r.via)
 	if r.server != "" {
 		ev = ev.Str("gatehouse.server", r.server)
@@ -141,20 +124,20 @@ func (s *Server) record(r *request) {
 	if r.tool != "" {
 		ev = ev.Str("gatehouse.tool", r.tool)
 	}
-	if r.revision != "" {
-		ev = ev.Str("gatehouse.policy_revision", r.revision)
+	if v.Revision != "" {
+		ev = ev.Str("gatehouse.policy_revision", v.Revision)
 	}
-	if len(r.reasons) > 0 {
-		ev = ev.Strs("gatehouse.reasons", r.reasons)
+	if len(v.Reasons) > 0 {
+		ev = ev.Strs("gatehouse.reasons", v.Reasons)
 	}
-	if r.dryRunDeny {
+	if v.Outcome == OutcomeDryRunDeny {
 		ev = ev.Bool("gatehouse.dry_run", true)
 	}
-	if r.authnFail != "" {
-		ev = ev.Str("gatehouse.authn_failure", string(r.authnFail))
+	if v.AuthnFailure != "" {
+		ev = ev.Str("gatehouse.authn_failure", string(v.AuthnFailure))
 	}
 	msg := "authorization " + evType
-	if r.dryRunDeny {
+	if v.Outcome == OutcomeDryRunDeny {
 		msg = "authorization would be denied (dry run): allowed"
 	}
 	ev.Msg(msg)
@@ -162,8 +145,8 @@ func (s *Server) record(r *request) {
 
 // traceID prefers the W3C traceparent trace id, then Envoy's x-request-id.
 func (r *request) traceID() string {
-	if tp := r.headers["traceparent"]; len(tp) >= 55 && tp[2] == '-' {
-		return tp[3:35]
+	if id, ok := contract.TraceID(r.headers["traceparent"]); ok {
+		return id
 	}
 	return r.headers["x-request-id"]
 }

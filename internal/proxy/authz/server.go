@@ -3,22 +3,24 @@
 // the header mutations of an allow or a spec-shaped denial. It fails closed: any error on the
 // way is a denial, never a pass.
 //
-// The pipeline of one Check, in order (see check):
+// One Check is request → stages → Verdict → response, log line and metrics (pipeline.go).
+// Each stage either returns a Verdict, which ends the Check, or lets the next one run:
 //
 //	route      canonical path, server from context_extensions (or path), exempt routes, Origin, size
 //	authn      Bearer token from the Authorization header only, verified for this server's audience
 //	scope      the server's required scopes
 //	parse      mcpmsg.Parse (or ParseREST for the REST bridge)
-//	policy     data.gatehouse.authz through opa-envoy-plugin's envoyauth, with the pinned catalog
+//	policy     input.go builds the opa-envoy-plugin input plus subject, mcp, tool and now;
+//	           policy.go evaluates data.gatehouse.authz and maps its answer to a Verdict
+//
+// The Verdict (verdict.go) carries the stage, outcome, HTTP status, JSON-RPC code, reasons
+// and decision id; render.go turns it into the CheckResponse and observe.go into the
+// decision log line and the metrics, so the three always agree.
 package authz
 
 import (
 	"context"
-	"errors"
-	"net/url"
 	"runtime"
-	"slices"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -80,16 +82,7 @@ func (s *Server) Ready() bool {
 	return s.policy.Current() != nil && s.verifier.Ready()
 }
 
-// Stages of the pipeline, as logged in gatehouse.stage.
-const (
-	stageRoute  = "route"
-	stageAuthn  = "authn"
-	stageScope  = "scope"
-	stageParse  = "parse"
-	stagePolicy = "policy"
-)
-
-// request is one Check in flight: what was read from it and what was decided.
+// request is one Check in flight: what was read from it. What was decided is the Verdict.
 type request struct {
 	start         time.Time
 	decisionID    string
@@ -98,23 +91,22 @@ type request struct {
 	query         string
 	headers       map[string]string
 	body          []byte
-	server        string
-	via           string
-	tool          string // REST bridge: tool named in the path
-	identity      *oidc.Identity
-	msg           *mcpmsg.Message
-	revision      string
-	stage         string
-	reasons       []string
-	dryRunDeny    bool
-	authnFail     oidc.Reason
-	status        int
 	clientAddress string
-	failedClosed  bool
-	allowed       bool
-	echoID        any  // the id a parse error answer echoes
-	echoKnown     bool // whether echoID was read by the parser
+
+	// Read by the stages, in order.
+	via      string         // viaMCP or viaREST
+	server   string         // the server named by the route (or path)
+	srv      *config.Server // its config, looked up once; nil when unknown
+	tool     string         // tools/call and REST bridge: the tool named
+	identity *oidc.Identity
+	msg      *mcpmsg.Message
 }
+
+// How a request arrived: an MCP message, or a REST bridge call.
+const (
+	viaMCP  = "mcp"
+	viaREST = "rest"
+)
 
 // Check implements the ext_authz gRPC API. It never returns a gRPC error for a bad request:
 // every outcome is a CheckResponse, so that Envoy relays our answer rather than its own.
@@ -130,8 +122,10 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 	defer func() { <-s.slots }()
 	r := s.newRequest(req)
 	s.metrics.queue.Observe(r.start.Sub(queued).Seconds())
-	resp := s.check(ctx, req, r)
-	s.record(r)
+	v := s.decide(ctx, req, r)
+	v.DecisionID = r.decisionID
+	resp := s.render(r, v)
+	s.record(r, v)
 	return resp, nil
 }
 
@@ -154,7 +148,7 @@ func (s *Server) newRequest(req *authv3.CheckRequest) *request {
 		decisionID: newDecisionID(),
 		method:     h.GetMethod(),
 		headers:    h.GetHeaders(),
-		via:        "mcp",
+		via:        viaMCP,
 
 		clientAddress: req.GetAttributes().GetSource().GetAddress().GetSocketAddress().GetAddress(),
 	}
@@ -162,6 +156,8 @@ func (s *Server) newRequest(req *authv3.CheckRequest) *request {
 		r.headers = map[string]string{}
 	}
 	r.path, r.query, _ = strings.Cut(h.GetPath(), "?")
+	// Envoy sends raw_body with pack_as_bytes (as the control plane configures it); body is
+	// the UTF-8 string form other configurations send.
 	r.body = h.GetRawBody()
 	if len(r.body) == 0 && h.GetBody() != "" {
 		r.body = []byte(h.GetBody())
@@ -175,220 +171,4 @@ func newDecisionID() string {
 		return uuid.NewString()
 	}
 	return id.String()
-}
-
-func (s *Server) check(ctx context.Context, req *authv3.CheckRequest, r *request) *authv3.CheckResponse {
-	// Route.
-	r.stage = stageRoute
-	if !canonicalPath(r.path) {
-		return s.reject(r, badRequest(r, 400, mcpmsg.CodeInvalidRequest, "the request path is not in canonical form"))
-	}
-	if queryHasToken(r.query) {
-		// checklist 14: tokens in the query string are refused (and the query is never logged).
-		r.authnFail = "token_in_query"
-		return s.reject(r, unauthorized(s, r, "invalid_request", "access tokens are accepted only in the Authorization header"))
-	}
-	if s.exempt(r) {
-		r.stage = stageRoute
-		return s.allowExempt(r)
-	}
-	ce := req.GetAttributes().GetContextExtensions()
-	if !s.route(r, ce) {
-		return s.reject(r, badRequest(r, 404, mcpmsg.CodeInvalidRequest, "no MCP server is served at this path"))
-	}
-	if origin := r.headers["origin"]; origin != "" && !slices.Contains(s.origins, origin) {
-		// checklist 10: a browser origin that is not allowed (DNS rebinding, cross-site).
-		return s.reject(r, badRequest(r, 403, mcpmsg.CodeInvalidRequest, "requests from origin "+quoteSafe(origin)+" are not allowed"))
-	}
-	if resp := s.checkSize(r); resp != nil {
-		return s.reject(r, resp)
-	}
-
-	// Authentication.
-	r.stage = stageAuthn
-	raw, present, err := bearerToken(r.headers["authorization"])
-	if !present {
-		r.authnFail = "missing"
-		return s.reject(r, unauthorized(s, r, "", ""))
-	}
-	if err != nil {
-		r.authnFail = "malformed_header"
-		return s.reject(r, unauthorized(s, r, "invalid_request", err.Error()))
-	}
-	id, err := s.verifier.Verify(ctx, raw, s.cfg.Audiences(r.server))
-	if err != nil {
-		var te *oidc.TokenError
-		if errors.As(err, &te) {
-			r.authnFail = te.Reason
-			if te.Unavailable() {
-				return s.reject(r, unavailable(r, "the identity provider's keys are not available; try again shortly"))
-			}
-			return s.reject(r, unauthorized(s, r, "invalid_token", te.Description))
-		}
-		r.authnFail = "error"
-		return s.reject(r, unavailable(r, "the token could not be checked; try again shortly"))
-	}
-	r.identity = id
-
-	// Scope.
-	r.stage = stageScope
-	if srv, _ := s.cfg.Server(r.server); len(srv.Scopes) > 0 {
-		for _, sc := range srv.Scopes {
-			if !slices.Contains(id.Scopes, sc) {
-				return s.reject(r, insufficientScope(s, r, srv.Scopes))
-			}
-		}
-	}
-
-	// Parsing.
-	r.stage = stageParse
-	var msg *mcpmsg.Message
-	if r.via == "rest" {
-		msg, err = mcpmsg.ParseREST(r.method, r.headers["content-type"], r.tool, r.body)
-	} else {
-		msg, err = mcpmsg.Parse(mcpmsg.HTTPRequest{Method: r.method, Header: r.header, Body: r.body})
-	}
-	if err != nil {
-		var pe *mcpmsg.Error
-		if !errors.As(err, &pe) {
-			pe = &mcpmsg.Error{Status: 400, Code: mcpmsg.CodeInvalidRequest, Message: err.Error()}
-		}
-		return s.reject(r, parseError(r, pe))
-	}
-	r.msg = msg
-
-	// Policy.
-	r.stage = stagePolicy
-	return s.decide(ctx, req, r)
-}
-
-func (r *request) header(name string) string { return r.headers[name] }
-
-// exempt reports routes served without authentication: protected resource metadata (RFC 9728)
-// and health. Only exact, canonical paths for known servers qualify.
-func (s *Server) exempt(r *request) bool {
-	if r.method != "GET" && r.method != "HEAD" {
-		return false
-	}
-	switch r.path {
-	case config.WellKnownPRM, "/healthz", "/readyz":
-		return true
-	}
-	name, ok := strings.CutPrefix(r.path, config.WellKnownPRM+"/mcp/")
-	if !ok {
-		return false
-	}
-	_, known := s.cfg.Server(name)
-	return known
-}
-
-// restPrefix is where the REST bridge's routes live: /api/v1/mcp/<server>/tools/<tool>.
-const restPrefix = "/api/v1/mcp/"
-
-// route finds the server a request is for: the route's context_extensions set by the
-// control plane (or the dev edge) win; otherwise the path names it.
-func (s *Server) route(r *request, ce map[string]string) bool {
-	if rest, ok := strings.CutPrefix(r.path, restPrefix); ok {
-		server, tool, ok := strings.Cut(rest, "/tools/")
-		if !ok || server == "" || tool == "" || strings.Contains(tool, "/") {
-			return false
-		}
-		if strings.Contains(server+tool, "%") {
-			// Segments are matched as written; an encoded name could decode differently
-			// at the bridge. MCP tool and server names never need escaping.
-			return false
-		}
-		r.via, r.server, r.tool = "rest", server, tool
-		if name := ce["server"]; name != "" && name != server {
-			return false
-		}
-		_, known := s.cfg.Server(server)
-		return known
-	}
-	name := ce["server"]
-	if name == "" {
-		var ok bool
-		name, ok = strings.CutPrefix(r.path, "/mcp/")
-		if !ok {
-			return false
-		}
-	}
-	r.server = name
-	_, known := s.cfg.Server(name)
-	return known
-}
-
-// canonicalPath refuses paths that a normalizing proxy would rewrite: dot segments, empty
-// segments, backslashes and percent-encoded dots, slashes and backslashes. Envoy (with
-// normalize_path and merge_slashes on) never sends these, so seeing one means a
-// misconfigured edge or an attack, and routing on it could skip authorization.
-func canonicalPath(p string) bool {
-	if p == "" || p[0] != '/' || strings.Contains(p, "//") || strings.ContainsAny(p, "\\\x00#") {
-		return false
-	}
-	lower := strings.ToLower(p)
-	for _, enc := range []string{"%2e", "%2f", "%5c", "%00", "%25"} {
-		if strings.Contains(lower, enc) {
-			return false
-		}
-	}
-	for seg := range strings.SplitSeq(p[1:], "/") {
-		if seg == "." || seg == ".." {
-			return false
-		}
-	}
-	return true
-}
-
-func queryHasToken(q string) bool {
-	if q == "" {
-		return false
-	}
-	vals, err := url.ParseQuery(q)
-	if err != nil {
-		return strings.Contains(strings.ToLower(q), "access_token")
-	}
-	for k := range vals {
-		if strings.EqualFold(k, "access_token") {
-			return true
-		}
-	}
-	return false
-}
-
-// bearerToken reads "Bearer <token>". present is false when there is no Authorization header
-// or it carries another scheme (RFC 6750 §3.1: then no error code is sent).
-func bearerToken(h string) (token string, present bool, err error) {
-	if h == "" {
-		return "", false, nil
-	}
-	scheme, rest, _ := strings.Cut(h, " ")
-	if !strings.EqualFold(scheme, "Bearer") {
-		return "", false, nil
-	}
-	rest = strings.TrimSpace(rest)
-	if rest == "" || strings.ContainsAny(rest, " ,\t") {
-		return "", true, errors.New("the Authorization header must carry exactly one bearer token")
-	}
-	return rest, true, nil
-}
-
-func (s *Server) checkSize(r *request) *authv3.CheckResponse {
-	max := s.cfg.Authz.MaxBodyBytes
-	if len(r.body) > max || r.headers["x-envoy-auth-partial-body"] == "true" {
-		return badRequest(r, 413, mcpmsg.CodeInvalidRequest, "the message is larger than this edge accepts")
-	}
-	if cl := r.headers["content-length"]; cl != "" {
-		n, err := strconv.ParseUint(cl, 10, 63)
-		switch {
-		case err != nil && errors.Is(err, strconv.ErrRange), err == nil && n > uint64(max):
-			return badRequest(r, 413, mcpmsg.CodeInvalidRequest, "the message is larger than this edge accepts")
-		case err != nil:
-			return badRequest(r, 400, mcpmsg.CodeInvalidRequest, "invalid Content-Length")
-		case n != uint64(len(r.body)):
-			// checklist 4: a truncated body never reaches policy or an adapter.
-			return badRequest(r, 400, mcpmsg.CodeParseError, "the body is shorter than its Content-Length (truncated)")
-		}
-	}
-	return nil
 }

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/gatehouse-mcp/gatehouse/internal/contract"
+
 	"github.com/gatehouse-mcp/gatehouse/internal/config"
 )
 
@@ -64,7 +66,7 @@ func Handler(cfg *config.Config) http.Handler {
 			return
 		}
 		var doc Document
-		switch rest := strings.TrimPrefix(r.URL.Path, config.WellKnownPRM); {
+		switch rest := strings.TrimPrefix(r.URL.Path, contract.WellKnownPRM); {
 		case rest == "":
 			doc = ForRoot(cfg)
 		case strings.HasPrefix(rest, "/mcp/"):

@@ -1,0 +1,239 @@
+package authz
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+
+	"github.com/gatehouse-mcp/gatehouse/internal/contract"
+	"github.com/gatehouse-mcp/gatehouse/internal/proxy/mcpmsg"
+	"github.com/gatehouse-mcp/gatehouse/internal/proxy/oidc"
+)
+
+// decide runs the stages in order; the first that reaches a verdict decides. Only the
+// policy stage can allow an MCP message; the route stage allows exempt routes.
+func (s *Server) decide(ctx context.Context, req *authv3.CheckRequest, r *request) *Verdict {
+	if v := s.routeStage(r, req.GetAttributes().GetContextExtensions()); v != nil {
+		return v
+	}
+	if v := s.authnStage(ctx, r); v != nil {
+		return v
+	}
+	if v := s.scopeStage(r); v != nil {
+		return v
+	}
+	if v := s.parseStage(r); v != nil {
+		return v
+	}
+	return s.policyStage(ctx, req, r)
+}
+
+// routeStage: canonical path, no token in the query, exempt routes, a known server, an
+// allowed Origin, and a body within the limit.
+func (s *Server) routeStage(r *request, ce map[string]string) *Verdict {
+	if !canonicalPath(r.path) {
+		return invalid(StageRoute, http.StatusBadRequest, mcpmsg.CodeInvalidRequest, "the request path is not in canonical form")
+	}
+	if queryHasToken(r.query) {
+		// checklist 14: tokens in the query string are refused (and the query is never logged).
+		return unauthenticated("token_in_query", s.challenge(r, "invalid_request", ""),
+			"access tokens are accepted only in the Authorization header")
+	}
+	if s.exempt(r) {
+		return allowed(StageRoute, OutcomeExempt, nil)
+	}
+	if !s.route(r, ce) {
+		return invalid(StageRoute, http.StatusNotFound, mcpmsg.CodeInvalidRequest, "no MCP server is served at this path")
+	}
+	if origin := r.headers["origin"]; origin != "" && !slices.Contains(s.origins, origin) {
+		// checklist 10: a browser origin that is not allowed (DNS rebinding, cross-site).
+		return invalid(StageRoute, http.StatusForbidden, mcpmsg.CodeInvalidRequest, "requests from origin "+quoteSafe(origin)+" are not allowed")
+	}
+	return s.checkSize(r)
+}
+
+// authnStage verifies the bearer token for the server's audiences.
+func (s *Server) authnStage(ctx context.Context, r *request) *Verdict {
+	raw, present, err := bearerToken(r.headers["authorization"])
+	if !present {
+		return unauthenticated("missing", s.challenge(r, "", ""), "")
+	}
+	if err != nil {
+		return unauthenticated("malformed_header", s.challenge(r, "invalid_request", err.Error()), err.Error())
+	}
+	id, err := s.verifier.Verify(ctx, raw, s.cfg.ServerAudiences(r.srv))
+	if err != nil {
+		var te *oidc.TokenError
+		if !errors.As(err, &te) {
+			return unavailable("error", "the token could not be checked; try again shortly")
+		}
+		if te.Unavailable() {
+			return unavailable(te.Reason, "the identity provider's keys are not available; try again shortly")
+		}
+		return unauthenticated(te.Reason, s.challenge(r, "invalid_token", te.Description), te.Description)
+	}
+	r.identity = id
+	return nil
+}
+
+// scopeStage checks the scopes the server requires of every token.
+func (s *Server) scopeStage(r *request) *Verdict {
+	for _, sc := range r.srv.Scopes {
+		if !slices.Contains(r.identity.Scopes, sc) {
+			return insufficientScope(r.srv.Scopes, s.challengeFor(r.server, "insufficient_scope", "", r.srv.Scopes))
+		}
+	}
+	return nil
+}
+
+// parseStage reads the MCP message strictly (or the REST bridge call).
+func (s *Server) parseStage(r *request) *Verdict {
+	var msg *mcpmsg.Message
+	var err error
+	if r.via == viaREST {
+		msg, err = mcpmsg.ParseREST(r.method, r.headers["content-type"], r.tool, r.body)
+	} else {
+		msg, err = mcpmsg.Parse(mcpmsg.HTTPRequest{Method: r.method, Header: r.header, Body: r.body})
+	}
+	if err != nil {
+		var pe *mcpmsg.Error
+		if !errors.As(err, &pe) {
+			pe = &mcpmsg.Error{Status: http.StatusBadRequest, Code: mcpmsg.CodeInvalidRequest, Message: err.Error()}
+		}
+		return parseRefusal(pe)
+	}
+	r.msg = msg
+	if msg.Method == "tools/call" {
+		r.tool = msg.Name
+	}
+	return nil
+}
+
+func (r *request) header(name string) string { return r.headers[name] }
+
+// exempt reports routes served without authentication: protected resource metadata (RFC 9728)
+// and health. Only exact, canonical paths for known servers qualify.
+func (s *Server) exempt(r *request) bool {
+	if r.method != http.MethodGet && r.method != http.MethodHead {
+		return false
+	}
+	switch r.path {
+	case contract.WellKnownPRM, contract.HealthPath, contract.ReadinessPath:
+		return true
+	}
+	name, ok := strings.CutPrefix(r.path, contract.WellKnownPRM+contract.MCPPrefix)
+	if !ok {
+		return false
+	}
+	_, known := s.cfg.Server(name)
+	return known
+}
+
+// route finds the server a request is for: the route's context_extensions set by the
+// control plane (or the dev edge) win; otherwise the path names it. It looks the server's
+// config up once for the whole Check.
+func (s *Server) route(r *request, ce map[string]string) bool {
+	named := ce[contract.ExtensionServer]
+	if strings.HasPrefix(r.path, contract.RESTPrefix) {
+		server, tool, ok := contract.ParseRESTPath(r.path)
+		if !ok || (named != "" && named != server) {
+			return false
+		}
+		r.via, r.server, r.tool = viaREST, server, tool
+	} else {
+		if named == "" {
+			var ok bool
+			if named, ok = strings.CutPrefix(r.path, contract.MCPPrefix); !ok {
+				return false
+			}
+		}
+		r.server = named
+	}
+	r.srv, _ = s.cfg.Server(r.server)
+	return r.srv != nil
+}
+
+// canonicalPath refuses paths that a normalizing proxy would rewrite: dot segments, empty
+// segments, backslashes and percent-encoded dots, slashes and backslashes. Envoy (with
+// normalize_path and merge_slashes on) never sends these, so seeing one means a
+// misconfigured edge or an attack, and routing on it could skip authorization.
+func canonicalPath(p string) bool {
+	if p == "" || p[0] != '/' || strings.Contains(p, "//") || strings.ContainsAny(p, "\\\x00#") {
+		return false
+	}
+	lower := strings.ToLower(p)
+	for _, enc := range []string{"%2e", "%2f", "%5c", "%00", "%25"} {
+		if strings.Contains(lower, enc) {
+			return false
+		}
+	}
+	for seg := range strings.SplitSeq(p[1:], "/") {
+		if seg == "." || seg == ".." {
+			return false
+		}
+	}
+	return true
+}
+
+func queryHasToken(q string) bool {
+	if q == "" {
+		return false
+	}
+	vals, err := url.ParseQuery(q)
+	if err != nil {
+		return strings.Contains(strings.ToLower(q), "access_token")
+	}
+	for k := range vals {
+		if strings.EqualFold(k, "access_token") {
+			return true
+		}
+	}
+	return false
+}
+
+// bearerToken reads "Bearer <token>". present is false when there is no Authorization header
+// or it carries another scheme (RFC 6750 §3.1: then no error code is sent).
+func bearerToken(h string) (token string, present bool, err error) {
+	if h == "" {
+		return "", false, nil
+	}
+	scheme, rest, _ := strings.Cut(h, " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		return "", false, nil
+	}
+	rest = strings.TrimSpace(rest)
+	if rest == "" || strings.ContainsAny(rest, " ,\t") {
+		return "", true, errors.New("the Authorization header must carry exactly one bearer token")
+	}
+	return rest, true, nil
+}
+
+// checkSize refuses bodies over the limit (413) and bodies shorter than their
+// Content-Length (checklist 4: a truncated body never reaches policy or an adapter).
+func (s *Server) checkSize(r *request) *Verdict {
+	tooLarge := func() *Verdict {
+		return invalid(StageRoute, http.StatusRequestEntityTooLarge, mcpmsg.CodeInvalidRequest, "the message is larger than this edge accepts")
+	}
+	max := s.cfg.Authz.MaxBodyBytes
+	if len(r.body) > max || r.headers["x-envoy-auth-partial-body"] == "true" {
+		return tooLarge()
+	}
+	if cl := r.headers["content-length"]; cl != "" {
+		n, err := strconv.ParseUint(cl, 10, 63)
+		switch {
+		case err != nil && errors.Is(err, strconv.ErrRange), err == nil && n > uint64(max):
+			return tooLarge()
+		case err != nil:
+			return invalid(StageRoute, http.StatusBadRequest, mcpmsg.CodeInvalidRequest, "invalid Content-Length")
+		case n != uint64(len(r.body)):
+			return invalid(StageRoute, http.StatusBadRequest, mcpmsg.CodeParseError, "the body is shorter than its Content-Length (truncated)")
+		}
+	}
+	return nil
+}

@@ -1,0 +1,102 @@
+package authz
+
+import (
+	"context"
+	"strings"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+
+	"github.com/gatehouse-mcp/gatehouse/internal/config"
+	"github.com/gatehouse-mcp/gatehouse/internal/contract"
+	"github.com/gatehouse-mcp/gatehouse/internal/proxy/policy"
+)
+
+// policyStage builds the OPA input, evaluates the policy revision in service and turns its
+// answer into a verdict. Every failure here (no policy, an input that cannot be built, an
+// evaluation error, a timeout) is a denial.
+func (s *Server) policyStage(ctx context.Context, req *authv3.CheckRequest, r *request) *Verdict {
+	jsonrpc := s.cfg.Authz.DenyMode == config.DenyJSONRPC
+	rev := s.policy.Current()
+	if rev == nil {
+		return policyDenial(r, []string{"no authorization policy is loaded (fail closed)"}, true, jsonrpc)
+	}
+	var tool map[string]any
+	if r.msg.Method == "tools/call" {
+		if t, ok := rev.Catalog.Lookup(r.server, r.msg.Name); ok {
+			tool = t.Input()
+		}
+	}
+	decided := func(v *Verdict) *Verdict { v.Revision = rev.ID; return v }
+	input, err := s.buildInput(req, r, tool)
+	if err != nil {
+		s.log.Error().Err(err).Str("gatehouse.decision_id", r.decisionID).Msg("cannot build policy input; denying")
+		return decided(policyDenial(r, []string{"the request could not be prepared for policy evaluation (fail closed)"}, true, jsonrpc))
+	}
+	ectx, cancel := context.WithTimeout(ctx, s.cfg.Policy.EvalTimeout)
+	defer cancel()
+	d, err := rev.Eval(ectx, input, r.decisionID)
+	if err != nil {
+		s.metrics.policyErrors.Inc()
+		s.log.Error().Err(err).Str("gatehouse.decision_id", r.decisionID).Str("gatehouse.policy_revision", rev.ID).
+			Msg("policy evaluation failed; denying")
+		return decided(policyDenial(r, []string{"the authorization policy could not be evaluated (fail closed)"}, true, jsonrpc))
+	}
+	if d.Allow {
+		return decided(allowed(StagePolicy, OutcomeAllow, s.upstreamHeaders(r, d)))
+	}
+	reasons := d.Reasons
+	if len(reasons) == 0 {
+		reasons = []string{"denied by policy"}
+	}
+	if s.cfg.Policy.DryRun {
+		// checklist 27: dry-run allows and logs the would-be denial.
+		v := allowed(StagePolicy, OutcomeDryRunDeny, s.upstreamHeaders(r, d))
+		v.Reasons = reasons
+		return decided(v)
+	}
+	return decided(policyDenial(r, reasons, false, jsonrpc))
+}
+
+// Headers the edge sets on an allowed request; they overwrite any client-sent value.
+const (
+	HeaderSubject    = contract.HeaderSubject
+	HeaderDecisionID = contract.HeaderDecisionID
+)
+
+// upstreamHeaders are the headers an allowed request carries to the adapter (DESIGN.md):
+// the headers the policy asked for, then the subject and decision id, which no policy can
+// override.
+func (s *Server) upstreamHeaders(r *request, d *policy.Decision) map[string]string {
+	set := map[string]string{}
+	if hvs, err := d.Result.GetResponseEnvoyHeaderValueOptions(); err == nil {
+		for _, hv := range hvs {
+			k := strings.ToLower(hv.GetHeader().GetKey())
+			if !settable(k) {
+				s.log.Warn().Str("gatehouse.decision_id", r.decisionID).Str("http.request.header", k).
+					Msg("policy header not settable; dropped")
+				continue
+			}
+			set[k] = hv.GetHeader().GetValue()
+		}
+	} else {
+		s.log.Warn().Err(err).Str("gatehouse.decision_id", r.decisionID).Msg("ignoring malformed headers from policy")
+	}
+	set[HeaderSubject] = r.identity.Subject
+	set[HeaderDecisionID] = r.decisionID
+	return set
+}
+
+// settable refuses policy headers that would break the request, impersonate the client or
+// steer the proxy: pseudo-headers, credentials, framing and hop-by-hop headers, the MCP
+// transport's own headers, and Envoy's internal ones.
+func settable(k string) bool {
+	if k == "" || k[0] == ':' || strings.HasPrefix(k, "mcp-") || strings.HasPrefix(k, "x-envoy-") {
+		return false
+	}
+	switch k {
+	case "authorization", "proxy-authorization", "cookie", "host", "content-length", "content-type",
+		"transfer-encoding", "connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade":
+		return false
+	}
+	return true
+}
