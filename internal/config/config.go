@@ -31,8 +31,6 @@ type Config struct {
 	Servers   []Server       `yaml:"servers"`
 	Edge      Edge           `yaml:"edge"`
 	XDS       ControlPlane   `yaml:"control_plane"`
-	Vault     Vault          `yaml:"vault"`
-	Temporal  Temporal       `yaml:"temporal"`
 	Log       Log            `yaml:"log"`
 	byName    map[string]int `yaml:"-"`
 }
@@ -146,26 +144,6 @@ type Server struct {
 	// RESTBridge marks the server that serves /api/v1/mcp/<server>/tools/<tool> for clients
 	// that do not speak MCP. At most one server may set it.
 	RESTBridge bool `yaml:"rest_bridge"`
-}
-
-// Vault configures where adapters read upstream credentials.
-type Vault struct {
-	Address string `yaml:"address"`
-	// Auth is "token", "approle" or "kubernetes".
-	Auth    string `yaml:"auth"`
-	KVMount string `yaml:"kv_mount"`
-	// RoleIDFile and SecretIDFile hold AppRole credentials; KubernetesRole names the role for
-	// Kubernetes auth. Secrets themselves never live in this file.
-	RoleIDFile     string `yaml:"role_id_file"`
-	SecretIDFile   string `yaml:"secret_id_file"`
-	KubernetesRole string `yaml:"kubernetes_role"`
-}
-
-// Temporal configures the workflow service.
-type Temporal struct {
-	Address   string `yaml:"address"`
-	Namespace string `yaml:"namespace"`
-	TaskQueue string `yaml:"task_queue"`
 }
 
 // Log configures process logs.
@@ -342,18 +320,6 @@ func (c *Config) applyDefaults() {
 	if c.XDS.WatchInterval == 0 {
 		c.XDS.WatchInterval = time.Second
 	}
-	if c.Vault.Auth == "" {
-		c.Vault.Auth = "token"
-	}
-	if c.Vault.KVMount == "" {
-		c.Vault.KVMount = "secret"
-	}
-	if c.Temporal.Namespace == "" {
-		c.Temporal.Namespace = "default"
-	}
-	if c.Temporal.TaskQueue == "" {
-		c.Temporal.TaskQueue = "gatehouse-deployments"
-	}
 	if c.Log.Level == "" {
 		c.Log.Level = "info"
 	}
@@ -510,16 +476,6 @@ func (c *Config) Validate() error {
 	}
 	if c.XDS.WatchInterval < 100*time.Millisecond {
 		bad("control_plane.watch_interval", "must be at least 100ms")
-	}
-	switch c.Vault.Auth {
-	case "token", "approle", "kubernetes":
-	default:
-		bad("vault.auth", "must be token, approle or kubernetes, got %q", c.Vault.Auth)
-	}
-	if c.Vault.Address != "" {
-		if _, err := url.Parse(c.Vault.Address); err != nil {
-			bad("vault.address", "%v", err)
-		}
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

@@ -22,7 +22,7 @@ type Readiness struct {
 // HTTPHandler serves protected resource metadata, /healthz, /readyz and /metrics.
 func HTTPHandler(cfg *config.Config, ready Readiness, gatherer prometheus.Gatherer) http.Handler {
 	mux := http.NewServeMux()
-	meta := prm.Handler(cfg)
+	meta := prm.Handler(metadataSite(cfg))
 	mux.Handle(contract.WellKnownPRM, meta)
 	mux.Handle(contract.WellKnownPRM+"/", meta)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -43,4 +43,13 @@ func HTTPHandler(cfg *config.Config, ready Readiness, gatherer prometheus.Gather
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
 	return mux
+}
+
+// metadataSite is what protected resource metadata is made from.
+func metadataSite(cfg *config.Config) prm.Site {
+	site := prm.Site{PublicURL: cfg.PublicURL, Issuer: cfg.OIDC.Issuer}
+	for _, s := range cfg.Servers {
+		site.Servers = append(site.Servers, prm.Server{Name: s.Name, Description: s.Description, Scopes: s.Scopes})
+	}
+	return site
 }

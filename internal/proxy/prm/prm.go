@@ -9,8 +9,6 @@ import (
 	"strings"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/contract"
-
-	"github.com/gatehouse-mcp/gatehouse/internal/config"
 )
 
 // Document is the metadata of one protected resource.
@@ -22,15 +20,30 @@ type Document struct {
 	ResourceName           string   `json:"resource_name,omitempty"`
 }
 
+// Site is what the metadata is made from: the edge's public URL, the issuer tokens come
+// from, and the servers behind the edge.
+type Site struct {
+	PublicURL string // without a trailing slash
+	Issuer    string
+	Servers   []Server
+}
+
+// Server is one MCP server behind the edge.
+type Server struct {
+	Name        string
+	Description string
+	Scopes      []string
+}
+
 // ForServer is the metadata of one MCP server: its resource is exactly the server's URL.
-func ForServer(cfg *config.Config, s *config.Server) Document {
+func (site Site) ForServer(s Server) Document {
 	name := s.Description
 	if name == "" {
 		name = "Gatehouse MCP server " + s.Name
 	}
 	return Document{
-		Resource:               cfg.ResourceURI(s.Name),
-		AuthorizationServers:   []string{cfg.OIDC.Issuer},
+		Resource:               site.PublicURL + contract.MCPPath(s.Name),
+		AuthorizationServers:   []string{site.Issuer},
 		BearerMethodsSupported: []string{"header"},
 		ScopesSupported:        s.Scopes,
 		ResourceName:           name,
@@ -38,9 +51,9 @@ func ForServer(cfg *config.Config, s *config.Server) Document {
 }
 
 // ForRoot is the metadata of the edge itself, for clients that look at the root first.
-func ForRoot(cfg *config.Config) Document {
+func (site Site) ForRoot() Document {
 	var scopes []string
-	for _, s := range cfg.Servers {
+	for _, s := range site.Servers {
 		for _, sc := range s.Scopes {
 			if !slices.Contains(scopes, sc) {
 				scopes = append(scopes, sc)
@@ -48,8 +61,8 @@ func ForRoot(cfg *config.Config) Document {
 		}
 	}
 	return Document{
-		Resource:               cfg.PublicURL,
-		AuthorizationServers:   []string{cfg.OIDC.Issuer},
+		Resource:               site.PublicURL,
+		AuthorizationServers:   []string{site.Issuer},
 		BearerMethodsSupported: []string{"header"},
 		ScopesSupported:        scopes,
 		ResourceName:           "Gatehouse MCP edge",
@@ -58,7 +71,7 @@ func ForRoot(cfg *config.Config) Document {
 
 // Handler serves /.well-known/oauth-protected-resource and
 // /.well-known/oauth-protected-resource/mcp/<name>; any other path under it is 404.
-func Handler(cfg *config.Config) http.Handler {
+func Handler(site Site) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
@@ -68,14 +81,15 @@ func Handler(cfg *config.Config) http.Handler {
 		var doc Document
 		switch rest := strings.TrimPrefix(r.URL.Path, contract.WellKnownPRM); {
 		case rest == "":
-			doc = ForRoot(cfg)
-		case strings.HasPrefix(rest, "/mcp/"):
-			s, ok := cfg.Server(strings.TrimPrefix(rest, "/mcp/"))
-			if !ok {
+			doc = site.ForRoot()
+		case strings.HasPrefix(rest, contract.MCPPrefix):
+			name := strings.TrimPrefix(rest, contract.MCPPrefix)
+			i := slices.IndexFunc(site.Servers, func(s Server) bool { return s.Name == name })
+			if i < 0 {
 				http.NotFound(w, r)
 				return
 			}
-			doc = ForServer(cfg, s)
+			doc = site.ForServer(site.Servers[i])
 		default:
 			http.NotFound(w, r)
 			return
