@@ -37,8 +37,15 @@ $(NODE): tools/npm/package.json tools/npm/package-lock.json
 
 node: $(NODE)
 
-gotest: $(DEX) $(NODE)
-	GATEHOUSE_DEX_BIN=$(DEX) GATEHOUSE_NODE_DIR=$(NPM_DIR) $(GO) test -race -count=1 ./...
+# tools/testreport prints each package's result, every failure, every skipped test with its
+# reason (tests that need Envoy or Vault say so), and ends with "N passed, N failed, N skipped".
+$(BIN)/testreport: $(wildcard tools/testreport/*.go)
+	@mkdir -p $(BIN)
+	$(GO) build -o $@ ./tools/testreport
+
+gotest: $(DEX) $(NODE) $(BIN)/testreport
+	set -o pipefail; GATEHOUSE_DEX_BIN=$(DEX) GATEHOUSE_NODE_DIR=$(NPM_DIR) \
+		$(GO) test -json -race -count=1 ./... | $(BIN)/testreport
 
 # Benchmarks (not part of `make test`); numbers go to BENCHMARKS.md.
 bench:
