@@ -3,10 +3,8 @@ package catalystcenter_test
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"net"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -22,8 +20,6 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/adapters/kit"
 	"github.com/gatehouse-mcp/gatehouse/adapters/kit/kittest"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // secrets is a SecretSource whose value a test can rotate.
 type secrets struct {
@@ -357,33 +353,19 @@ func TestRateLimit(t *testing.T) {
 	}
 }
 
-// Golden snapshot of tools/list: names, annotations and schemas are part of the contract
-// agents and the catalog rely on. `go test ./adapters/catalystcenter -update` rewrites it.
-func TestToolSchemasGolden(t *testing.T) {
+// One snapshot per tool (testdata/toolsnaps/<tool>.json) of what tools/list serves: names,
+// annotations and schemas are part of the contract agents and the catalog rely on. A
+// removed tool's snapshot fails as stale. After a deliberate change,
+// `go test ./adapters/catalystcenter -run TestToolSnaps -update` rewrites them.
+func TestToolSnaps(t *testing.T) {
 	e := start(t)
 	c := e.connect(t, "2025-11-25")
 	tools, err := c.ListTools(context.Background(), mcp.ListToolsRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := json.MarshalIndent(tools.Tools, "", "  ")
-	if err != nil {
-		t.Fatal(err)
+	if tools.NextCursor != "" {
+		t.Fatal("tools/list paginated; the snapshot needs every page")
 	}
-	golden := filepath.Join("testdata", "tools.golden.json")
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(golden, append(got, '\n'), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if strings.TrimSpace(string(want)) != strings.TrimSpace(string(got)) {
-		t.Fatalf("tools/list differs from %s; review and run with -update", golden)
-	}
+	kittest.ToolSnaps(t, tools.Tools, filepath.Join("testdata", "toolsnaps"))
 }

@@ -1,4 +1,6 @@
-// Package kittest helps tests talk to adapters the way MCP clients do.
+// Package kittest helps tests talk to adapters the way MCP clients do (Connect) and keep a
+// snapshot of every tool they serve (ToolSnaps). It is for _test.go files only: importing it
+// gives the test binary the -update flag.
 package kittest
 
 import (

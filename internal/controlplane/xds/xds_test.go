@@ -1,10 +1,6 @@
 package xds_test
 
 import (
-	"flag"
-	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -24,8 +20,6 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/internal/controlplane/model"
 	"github.com/gatehouse-mcp/gatehouse/internal/controlplane/xds"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 func repo(parts ...string) string { return testkit.Root(parts...) }
 
@@ -184,39 +178,6 @@ func TestNothingAfterExtAuthzReroutes(t *testing.T) {
 		hcm.GetPathWithEscapedSlashesAction() != hcmv3.HttpConnectionManager_REJECT_REQUEST {
 		t.Fatal("path normalization is off")
 	}
-}
-
-// `gatehouse control-plane --print` output for the example config; `go test
-// ./control-plane/xds -update` rewrites it after a deliberate change.
-func TestGoldenPrint(t *testing.T) {
-	_, _, res := exampleEdge(t)
-	got, err := xds.YAML(res)
-	if err != nil {
-		t.Fatal(err)
-	}
-	golden := filepath.Join("testdata", "example.envoy.yaml")
-	if *update {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(got) != string(want) {
-		t.Fatalf("generated Envoy config differs from %s; review the diff and run with -update:\n%s", golden, firstDiff(string(want), string(got)))
-	}
-}
-
-func firstDiff(a, b string) string {
-	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
-	for i := 0; i < len(al) && i < len(bl); i++ {
-		if al[i] != bl[i] {
-			return fmt.Sprintf("line %d:\n- %s\n+ %s", i+1, al[i], bl[i])
-		}
-	}
-	return "lengths differ"
 }
 
 // An https upstream is verified: CA bundle and the host's name (or IP) in the certificate.
