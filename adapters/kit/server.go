@@ -22,10 +22,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
+
+	"github.com/gatehouse-mcp/gatehouse/internal/contract"
 )
 
 // Path is where every adapter serves MCP; the edge rewrites /mcp/<server> to it.
-const Path = "/mcp"
+const Path = contract.AdapterPath
 
 // Options configure a Server.
 type Options struct {
@@ -67,7 +69,8 @@ func NewServer(opts Options) *Server {
 		server.WithToolCapabilities(false),
 		server.WithInstructions(opts.Instructions),
 		server.WithRecovery(),
-		server.WithInputSchemaValidation(),
+		// No server.WithInputSchemaValidation(): Add checks arguments against the same
+		// schema itself, so that a bad call is answered in words (args.go).
 	)
 	s.http = server.NewStreamableHTTPServer(s.mcp,
 		server.WithEndpointPath(Path),
@@ -168,14 +171,16 @@ type caller struct {
 
 type callerKey struct{}
 
+// withCaller reads the edge's identity headers and the trace id: a valid W3C traceparent's
+// trace id, else X-Request-Id (as the edge's decision log does).
 func withCaller(ctx context.Context, r *http.Request) context.Context {
 	c := caller{
-		subject:    r.Header.Get("X-Gatehouse-Subject"),
-		decisionID: r.Header.Get("X-Gatehouse-Decision-Id"),
+		subject:    r.Header.Get(contract.HeaderSubject),
+		decisionID: r.Header.Get(contract.HeaderDecisionID),
 		traceID:    r.Header.Get("X-Request-Id"),
 	}
-	if tp := r.Header.Get("Traceparent"); len(tp) >= 35 {
-		c.traceID = tp[3:35]
+	if id, ok := contract.TraceID(r.Header.Get("Traceparent")); ok {
+		c.traceID = id
 	}
 	return context.WithValue(ctx, callerKey{}, c)
 }

@@ -8,16 +8,19 @@ import (
 	"regexp"
 
 	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/gatehouse-mcp/gatehouse/internal/contract"
 )
 
-// Action is a tool's action class, which policies decide on (policies/catalog.json).
-type Action string
+// Action is a tool's action class, which policies decide on (policies/catalog.json). It is
+// the platform's one definition, contract.Action.
+type Action = contract.Action
 
 // Action classes.
 const (
-	Read    Action = "read"    // observes, changes nothing
-	Write   Action = "write"   // changes records (tickets, issues)
-	Execute Action = "execute" // acts on infrastructure (runs commands, deploys)
+	Read    = contract.ActionRead    // observes, changes nothing
+	Write   = contract.ActionWrite   // changes records (tickets, issues)
+	Execute = contract.ActionExecute // acts on infrastructure (runs commands, deploys)
 )
 
 // Hint is a tool annotation value that must be set explicitly: its zero value is "unset",
@@ -75,9 +78,7 @@ func (d Declared) check() error {
 	if d.Title == "" {
 		errs = append(errs, errors.New("title is required"))
 	}
-	switch d.Action {
-	case Read, Write, Execute:
-	default:
+	if !d.Action.Valid() {
 		errs = append(errs, fmt.Errorf("action class must be read, write or execute, got %q", d.Action))
 	}
 	a := d.Annotations
@@ -119,7 +120,6 @@ func Add[Args, Result any](s *Server, t Tool[Args, Result]) {
 			return
 		}
 	}
-	s.declared = append(s.declared, d)
 	a := t.Annotations
 	tool := mcp.NewTool(t.Name,
 		mcp.WithDescription(t.Description),
@@ -137,8 +137,19 @@ func Add[Args, Result any](s *Server, t Tool[Args, Result]) {
 		s.errs = append(s.errs, fmt.Errorf("tool %q: no JSON Schema could be generated for its arguments or result (check the jsonschema tags: they hold a description only)", t.Name))
 		return
 	}
+	// Arguments are checked against the very schema tools/list publishes.
+	inputs, err := compileArgsSchema(t.Name, tool.RawInputSchema)
+	if err != nil {
+		s.errs = append(s.errs, fmt.Errorf("tool %q: %w", t.Name, err))
+		return
+	}
+	s.declared = append(s.declared, d)
 	s.mcp.AddTool(tool, func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		return s.call(ctx, t.Name, func(ctx context.Context) (*mcp.CallToolResult, error) {
+			// An error here becomes an isError result naming every problem (see s.call).
+			if err := inputs.check(req.GetRawArguments()); err != nil {
+				return nil, err
+			}
 			var args Args
 			if err := req.BindArguments(&args); err != nil {
 				return mcp.NewToolResultError(fmt.Sprintf("invalid arguments for %s: %v", t.Name, err)), nil

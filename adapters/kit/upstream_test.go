@@ -3,6 +3,7 @@ package kit_test
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -135,9 +136,16 @@ func TestUnauthorizedRefreshesOnce(t *testing.T) {
 
 func TestConnectionErrorsSaySo(t *testing.T) {
 	s := kit.NewServer(kit.Options{Name: "t", Registry: prometheus.NewRegistry()})
-	c, _ := kit.NewClient("t", "Test API", "http://127.0.0.1:1", nil, s.Metrics, zerolog.Nop())
+	// An address nothing listens on: one just given up (a fixed port may be in use).
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	c, _ := kit.NewClient("t", "Test API", "http://"+addr, nil, s.Metrics, zerolog.Nop())
 	c.Backoff = time.Millisecond
-	_, err := c.Do(context.Background(), kit.Request{Method: "GET", Path: "/x"}, nil)
+	_, err = c.Do(context.Background(), kit.Request{Method: "GET", Path: "/x"}, nil)
 	if err == nil || !strings.Contains(err.Error(), "Test API: GET /x failed") || !strings.Contains(err.Error(), "after 3 attempts") {
 		t.Fatalf("got %v", err)
 	}

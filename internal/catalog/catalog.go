@@ -9,16 +9,18 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+
+	"github.com/gatehouse-mcp/gatehouse/internal/contract"
 )
 
 // File is the catalog's name inside the policy directory.
 const File = "catalog.json"
 
-// Action classes a tool declares.
+// Action classes a tool declares: contract's, as the strings the file holds (Tool.Action).
 const (
-	ActionRead    = "read"
-	ActionWrite   = "write"
-	ActionExecute = "execute"
+	ActionRead    = string(contract.ActionRead)
+	ActionWrite   = string(contract.ActionWrite)
+	ActionExecute = string(contract.ActionExecute)
 )
 
 // Catalog is the whole file.
@@ -85,9 +87,7 @@ func Parse(data []byte) (*Catalog, error) {
 	for _, s := range servers {
 		for name, t := range c.Servers[s].Tools {
 			where := fmt.Sprintf("%s: servers.%s.tools.%s", File, s, name)
-			switch t.Action {
-			case ActionRead, ActionWrite, ActionExecute:
-			default:
+			if !contract.Action(t.Action).Valid() {
 				return nil, fmt.Errorf("%s.action: must be read, write or execute, got %q", where, t.Action)
 			}
 			a := t.Annotations

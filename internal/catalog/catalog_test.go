@@ -41,6 +41,7 @@ func TestRefusesIncompleteEntries(t *testing.T) {
 		"unknown field":    `{"servers":{},"extra":1}`,
 		"missing hint":     `{"servers":{"s":{"tools":{"t":{"action":"write","annotations":{"readOnlyHint":false,"destructiveHint":false,"idempotentHint":true}}}}}}`,
 		"bad action":       `{"servers":{"s":{"tools":{"t":{"action":"admin","annotations":{"readOnlyHint":false,"destructiveHint":false,"idempotentHint":true,"openWorldHint":true}}}}}}`,
+		"action case":      `{"servers":{"s":{"tools":{"t":{"action":"Write","annotations":{"readOnlyHint":false,"destructiveHint":false,"idempotentHint":true,"openWorldHint":true}}}}}}`,
 		"read that writes": `{"servers":{"s":{"tools":{"t":{"action":"read","annotations":{"readOnlyHint":false,"destructiveHint":false,"idempotentHint":true,"openWorldHint":true}}}}}}`,
 	} {
 		if _, err := catalog.Parse([]byte(doc)); err == nil || !strings.Contains(err.Error(), catalog.File) {

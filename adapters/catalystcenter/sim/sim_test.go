@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-mcp/gatehouse/internal/testkit"
 )
 
 const (
@@ -19,34 +21,17 @@ const (
 	testPwd = "s3cret"
 )
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 type env struct {
 	t     *testing.T
 	sim   *Sim
 	srv   *httptest.Server
-	clk   *fakeClock
+	clk   *testkit.Clock
 	token string
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	clk := &fakeClock{t: time.Date(2025, 6, 2, 12, 0, 0, 0, time.UTC)}
+	clk := testkit.NewClock(time.Date(2025, 6, 2, 12, 0, 0, 0, time.UTC))
 	s := New(Options{Username: testUsr, Password: testPwd, Now: clk.Now})
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
@@ -220,7 +205,7 @@ func TestTokenLifecycle(t *testing.T) {
 }
 
 func TestTokenTTLOption(t *testing.T) {
-	clk := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	clk := testkit.NewClock(time.Unix(1_700_000_000, 0))
 	srv := httptest.NewServer(New(Options{Now: clk.Now, TokenTTL: time.Minute}))
 	defer srv.Close()
 	e := &env{t: t, srv: srv, clk: clk}

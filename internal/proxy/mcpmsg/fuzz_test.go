@@ -25,6 +25,7 @@ func FuzzParse(f *testing.F) {
 	f.Add(modernCall("x"), Version20260728, "tools/call", "x")
 	f.Add(`{"jsonrpc":"2.0","method":"notifications/initialized"}`, Version20250618, "", "")
 	f.Add(`{"jsonrpc":"2.0","id":"1","result":{}}`, Version20251125, "", "")
+	f.Add(modernInitialize(`"i"`), Version20260728, "initialize", "")
 	f.Fuzz(func(t *testing.T, body, version, method, name string) {
 		h := map[string]string{"content-type": "application/json", HeaderProtocolVersion: version, HeaderMethod: method, HeaderName: name}
 		m, err := Parse(HTTPRequest{Method: http.MethodPost, Header: func(n string) string { return h[n] }, Body: []byte(body)})
@@ -56,6 +57,12 @@ func FuzzParse(f *testing.F) {
 		}
 		if m.Method == "tools/call" && m.Name == "" {
 			t.Fatalf("tools/call without a name accepted")
+		}
+		if m.Modern && (m.Method == "initialize" || m.Method == "notifications/initialized") {
+			t.Fatalf("2026-07-28 has no %s, but it was accepted", m.Method)
+		}
+		if m.Modern && !Supported(m.ProtocolVersion) {
+			t.Fatalf("accepted unsupported revision %q", m.ProtocolVersion)
 		}
 	})
 }

@@ -3,8 +3,9 @@
 //
 // It knows protocol revisions 2025-06-18, 2025-11-25 and 2026-07-28. For 2026-07-28 (stateless,
 // version in params._meta) it also enforces that the Mcp-Method and Mcp-Name headers agree with
-// the body. For earlier revisions the body alone is authoritative: those headers are not part of
-// the protocol there and are never used for a decision.
+// the body, and refuses initialize, which that revision does not have. For earlier revisions the
+// body alone is authoritative: those headers are not part of the protocol there and are never
+// used for a decision. docs/protocol.md says what callers of each revision must send.
 package mcpmsg
 
 import (
@@ -24,13 +25,22 @@ const (
 	Version20260728 = "2026-07-28"
 )
 
-// SupportedVersions lists the revisions the edge accepts in MCP-Protocol-Version, newest first.
-var SupportedVersions = []string{Version20260728, Version20251125, Version20250618}
+// supportedVersions are the revisions the edge accepts, newest first. Only copies leave the
+// package (SupportedVersions), so no caller can change what the edge accepts.
+var supportedVersions = [...]string{Version20260728, Version20251125, Version20250618}
+
+// SupportedVersions returns the revisions the edge accepts in MCP-Protocol-Version, newest
+// first, as a fresh slice the caller may keep or change.
+func SupportedVersions() []string { return slices.Clone(supportedVersions[:]) }
+
+// Supported reports whether the edge accepts revision v.
+func Supported(v string) bool { return slices.Contains(supportedVersions[:], v) }
 
 // JSON-RPC and MCP error codes used in answers to bad messages.
 const (
 	CodeParseError                 = -32700
 	CodeInvalidRequest             = -32600
+	CodeMethodNotFound             = -32601 // a method the revision does not have (2026-07-28: HTTP 404)
 	CodeInvalidParams              = -32602
 	CodeHeaderMismatch             = -32020 // MCP 2026-07-28 (SEP-2243)
 	CodeUnsupportedProtocolVersion = -32022 // MCP 2026-07-28
@@ -46,8 +56,12 @@ const (
 	HeaderContentType     = "content-type"
 )
 
-// MetaProtocolVersion is the params._meta key that carries the revision in 2026-07-28.
-const MetaProtocolVersion = "io.modelcontextprotocol/protocolVersion"
+// params._meta keys of 2026-07-28 (SEP-2575), as mcp-go names them (mcp.MetaKeyProtocolVersion,
+// mcp.MetaKeyClientCapabilities). Every request carries both; the edge reads the version.
+const (
+	MetaProtocolVersion    = "io.modelcontextprotocol/protocolVersion"
+	MetaClientCapabilities = "io.modelcontextprotocol/clientCapabilities"
+)
 
 // Kind says what an HTTP request to an MCP endpoint carries.
 type Kind string
@@ -104,10 +118,10 @@ func fail(status, code int, id any, format string, args ...any) *Error {
 // Parse reads one HTTP request to an MCP endpoint. Every rejection is an *Error.
 func Parse(r HTTPRequest) (*Message, error) {
 	hv := r.Header(HeaderProtocolVersion)
-	if hv != "" && !slices.Contains(SupportedVersions, hv) {
+	if hv != "" && !Supported(hv) {
 		e := fail(http.StatusBadRequest, CodeUnsupportedProtocolVersion, nil,
-			"unsupported MCP-Protocol-Version %q; supported: %s", hv, strings.Join(SupportedVersions, ", "))
-		e.Data = map[string]any{"supported": SupportedVersions, "requested": hv}
+			"unsupported MCP-Protocol-Version %q; supported: %s", hv, strings.Join(supportedVersions[:], ", "))
+		e.Data = map[string]any{"supported": SupportedVersions(), "requested": hv}
 		return nil, e
 	}
 	modernHeader := hv != "" && isModern(hv)
@@ -429,9 +443,9 @@ func (m *Message) settleVersion(r HTTPRequest, hv string) error {
 			"MCP %s requires params._meta[%q] on every request", hv, MetaProtocolVersion)
 	case mv != "" && mv != hv:
 		return mismatch("MCP-Protocol-Version header %q does not match params._meta version %q", hv, mv)
-	case !slices.Contains(SupportedVersions, mv):
+	case !Supported(mv):
 		e := fail(http.StatusBadRequest, CodeUnsupportedProtocolVersion, m.ID, "unsupported protocol version %q", mv)
-		e.Data = map[string]any{"supported": SupportedVersions, "requested": mv}
+		e.Data = map[string]any{"supported": SupportedVersions(), "requested": mv}
 		return e
 	}
 	m.ProtocolVersion = hv
@@ -467,7 +481,36 @@ func (m *Message) settleVersion(r HTTPRequest, hv string) error {
 			return mismatch("Mcp-Name header %q does not match the body's %q", decoded, bodyName)
 		}
 	}
+	if removedLifecycle(m.Method) {
+		return m.removed()
+	}
 	return nil
+}
+
+// removedLifecycle reports the handshake methods 2026-07-28 does not have (SEP-2575): a
+// client declares its version and capabilities in every request's _meta instead.
+func removedLifecycle(method string) bool {
+	return method == "initialize" || method == "notifications/initialized"
+}
+
+// removed answers a 2026-07-28 initialize (or notifications/initialized) as mcp-go's server
+// does and the 2026-07-28 Streamable HTTP transport prescribes for a method the server does
+// not implement: HTTP 404 with JSON-RPC -32601 (Method not found), echoing the request's id.
+// It names the supported revisions, in the message and in data.supported, which 2026-07-28
+// asks of a server that refuses an initialize (basic/versioning).
+func (m *Message) removed() error {
+	var legacy []string
+	for _, v := range supportedVersions {
+		if !isModern(v) {
+			legacy = append(legacy, v)
+		}
+	}
+	e := fail(http.StatusNotFound, CodeMethodNotFound, m.ID,
+		"%q was removed in protocol version %s: send params._meta[%q] and params._meta[%q] with every request, "+
+			"and call server/discover to learn the server's capabilities; to use %s, initialize without the %s header and _meta",
+		m.Method, Version20260728, MetaProtocolVersion, MetaClientCapabilities, strings.Join(legacy, " or "), Version20260728)
+	e.Data = map[string]any{"supported": SupportedVersions()}
+	return e
 }
 
 func orResponse(method string) string {

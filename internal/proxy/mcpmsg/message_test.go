@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -283,5 +284,110 @@ func assertSameAsStdlib(t *testing.T, data []byte) {
 	b, _ := json.Marshal(std)
 	if string(a) != string(b) {
 		t.Fatalf("decoders disagree on %q:\n ours %s\n std  %s", data, a, b)
+	}
+}
+
+// The supported revisions cannot be changed from outside the package: every caller gets its
+// own copy, and so does every error that lists them.
+func TestSupportedVersionsAreCopies(t *testing.T) {
+	want := []string{Version20260728, Version20251125, Version20250618}
+	got := SupportedVersions()
+	if !slices.Equal(got, want) {
+		t.Fatalf("SupportedVersions() = %v", got)
+	}
+	got[0] = "2099-01-01"
+	if !slices.Equal(SupportedVersions(), want) || Supported("2099-01-01") {
+		t.Fatal("changing the returned slice changed what the edge accepts")
+	}
+	for _, v := range want {
+		if !Supported(v) {
+			t.Errorf("Supported(%q) = false", v)
+		}
+	}
+	for _, v := range []string{"", "2025-03-26", "2024-11-05", "2026-07-29"} {
+		if Supported(v) {
+			t.Errorf("Supported(%q) = true", v)
+		}
+	}
+	e := wantError(t, post(call, HeaderProtocolVersion, "2024-11-05"), 400, CodeUnsupportedProtocolVersion)
+	if e.Data.(map[string]any)["requested"] != "2024-11-05" {
+		t.Fatalf("data %v", e.Data)
+	}
+	e.Data.(map[string]any)["supported"].([]string)[0] = "2099-01-01"
+	e = wantError(t, post(call, HeaderProtocolVersion, "2024-11-05"), 400, CodeUnsupportedProtocolVersion)
+	if !slices.Equal(e.Data.(map[string]any)["supported"].([]string), want) {
+		t.Fatal("an error's data shares the supported list")
+	}
+}
+
+func modernInitialize(id string) string {
+	return `{"jsonrpc":"2.0","id":` + id + `,"method":"initialize","params":{"protocolVersion":"2026-07-28","capabilities":{},` +
+		`"clientInfo":{"name":"c","version":"1"},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28",` +
+		`"io.modelcontextprotocol/clientCapabilities":{}}}}`
+}
+
+// MCP 2026-07-28 has no initialize handshake (SEP-2575). The edge answers a 2026-07-28
+// initialize as mcp-go's server does (HTTP 404, JSON-RPC -32601 Method not found, "\"initialize\"
+// was removed in protocol version 2026-07-28"), echoing the request's id and naming the
+// supported revisions in data.supported; 2025 initialize requests are untouched.
+func TestModernInitializeRefused(t *testing.T) {
+	pv := Version20260728
+	for _, c := range []struct {
+		id     string
+		wantID any
+	}{{`"i1"`, "i1"}, {`0`, json.Number("0")}} {
+		e := wantError(t, post(modernInitialize(c.id), HeaderProtocolVersion, pv, HeaderMethod, "initialize"), 404, CodeMethodNotFound)
+		if e.ID != c.wantID {
+			t.Fatalf("id %#v not echoed: %#v", c.wantID, e.ID)
+		}
+		const want = `"initialize" was removed in protocol version 2026-07-28: ` +
+			`send params._meta["io.modelcontextprotocol/protocolVersion"] and params._meta["io.modelcontextprotocol/clientCapabilities"] with every request, ` +
+			`and call server/discover to learn the server's capabilities; to use 2025-11-25 or 2025-06-18, initialize without the 2026-07-28 header and _meta`
+		if e.Message != want {
+			t.Fatalf("message\n got %s\nwant %s", e.Message, want)
+		}
+		data, _ := json.Marshal(e.Data)
+		if string(data) != `{"supported":["2026-07-28","2025-11-25","2025-06-18"]}` {
+			t.Fatalf("data %s", data)
+		}
+	}
+	// notifications/initialized is gone too; a notification has no id to echo.
+	e := wantError(t, post(`{"jsonrpc":"2.0","method":"notifications/initialized","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}`,
+		HeaderProtocolVersion, pv, HeaderMethod, "notifications/initialized"), 404, CodeMethodNotFound)
+	if e.ID != nil || !strings.HasPrefix(e.Message, `"notifications/initialized" was removed`) {
+		t.Fatalf("%+v", e)
+	}
+	// The standard headers are checked first, as mcp-go does: a disagreement is still -32020,
+	// a missing _meta version still -32602.
+	wantError(t, post(modernInitialize("1"), HeaderProtocolVersion, pv, HeaderMethod, "tools/list"), 400, CodeHeaderMismatch)
+	wantError(t, post(modernInitialize("1"), HeaderProtocolVersion, pv), 400, CodeHeaderMismatch)
+	wantError(t, post(modernInitialize("1"), HeaderMethod, "initialize"), 400, CodeHeaderMismatch)
+	wantError(t, post(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2026-07-28"}}`,
+		HeaderProtocolVersion, pv, HeaderMethod, "initialize"), 400, CodeInvalidParams)
+	// 2025 revisions keep their handshake.
+	legacy := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"c","version":"1"}}}`
+	for _, v := range []string{"", Version20250618, Version20251125} {
+		if m := mustParse(t, post(legacy, HeaderProtocolVersion, v)); m.Method != "initialize" || m.Modern {
+			t.Fatalf("version %q: %+v", v, m)
+		}
+	}
+	mustParse(t, post(`{"jsonrpc":"2.0","method":"notifications/initialized"}`, HeaderProtocolVersion, Version20251125))
+	// server/discover is how a 2026-07-28 client learns the server's capabilities.
+	m := mustParse(t, post(`{"jsonrpc":"2.0","id":2,"method":"server/discover","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}`,
+		HeaderProtocolVersion, pv, HeaderMethod, "server/discover"))
+	if !m.Modern || m.Method != "server/discover" || m.MetricMethod() != "server/discover" {
+		t.Fatalf("%+v", m)
+	}
+}
+
+// Mcp-Session-Id is read only in the 2025 revisions: 2026-07-28 has no sessions.
+func TestSessionIDOnlyBefore2026(t *testing.T) {
+	m := mustParse(t, post(call, HeaderProtocolVersion, Version20251125, HeaderSessionID, "s-1"))
+	if m.SessionID != "s-1" {
+		t.Fatalf("2025-11-25 session id %q", m.SessionID)
+	}
+	m = mustParse(t, post(modernCall("x"), HeaderProtocolVersion, Version20260728, HeaderMethod, "tools/call", HeaderName, "x", HeaderSessionID, "s-1"))
+	if m.SessionID != "" {
+		t.Fatalf("2026-07-28 session id read: %q", m.SessionID)
 	}
 }

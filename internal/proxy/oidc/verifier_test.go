@@ -3,13 +3,13 @@ package oidc_test
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/config"
 	"github.com/gatehouse-mcp/gatehouse/internal/proxy/oidc"
 	"github.com/gatehouse-mcp/gatehouse/internal/proxy/oidc/oidctest"
+	"github.com/gatehouse-mcp/gatehouse/internal/testkit"
 )
 
 const aud = "http://127.0.0.1:8080/mcp/catalyst-center"
@@ -92,22 +92,9 @@ func TestUnknownKidRefreshIsRateLimited(t *testing.T) {
 	}
 }
 
-// fakeClock is a settable clock, so rate limits are tested without sleeping.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 func TestRotationPicksUpNewKeyOnce(t *testing.T) {
 	iss := oidctest.NewIssuer(t)
-	clock := &fakeClock{now: time.Now()}
+	clock := testkit.NewClock(time.Now()) // rate limits are tested without sleeping
 	cfg := config.OIDC{Issuer: iss.URL, Algorithms: []string{"RS256", "ES256"}, ClockSkew: time.Minute,
 		JWKSMinRefreshInterval: 10 * time.Second, JWKSRefreshInterval: time.Hour}
 	v := oidc.New(cfg, oidc.Options{Now: clock.Now})
@@ -204,11 +191,10 @@ func TestNotReadyWhileIssuerDown(t *testing.T) {
 
 func TestCachedTokenStillExpires(t *testing.T) {
 	iss := oidctest.NewIssuer(t)
-	now := time.Now()
-	clock := func() time.Time { return now }
+	clock := testkit.NewClock(time.Now())
 	cfg := config.OIDC{Issuer: iss.URL, Algorithms: []string{"RS256"}, ClockSkew: 10 * time.Second,
 		JWKSMinRefreshInterval: time.Hour, JWKSRefreshInterval: time.Hour, TokenCacheSize: 10}
-	v := oidc.New(cfg, oidc.Options{Now: func() time.Time { return clock() }})
+	v := oidc.New(cfg, oidc.Options{Now: clock.Now})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go v.Run(ctx)
@@ -216,16 +202,16 @@ func TestCachedTokenStillExpires(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	c := iss.Claims("a", aud)
-	c["exp"] = now.Add(time.Minute).Unix()
+	c["exp"] = clock.Now().Add(time.Minute).Unix()
 	tok := iss.Token(c)
 	if _, err := v.Verify(ctx, tok, []string{aud}); err != nil {
 		t.Fatal(err)
 	}
-	now = now.Add(65 * time.Second) // within skew: still accepted (from the cache)
+	clock.Advance(65 * time.Second) // within skew: still accepted (from the cache)
 	if _, err := v.Verify(ctx, tok, []string{aud}); err != nil {
 		t.Fatalf("within clock skew: %v", err)
 	}
-	now = now.Add(10 * time.Second) // past exp + skew
+	clock.Advance(10 * time.Second) // past exp + skew
 	_, err := v.Verify(ctx, tok, []string{aud})
 	if r := reason(t, err); r != oidc.ReasonExpired {
 		t.Fatalf("reason %s", r)
