@@ -2,7 +2,7 @@ package kit
 
 import "github.com/prometheus/client_golang/prometheus"
 
-// Metrics are the adapter-side metrics of DESIGN.md.
+// Metrics are the adapter-side metrics listed in docs/architecture.md (Logs and metrics).
 type Metrics struct {
 	toolCalls    *prometheus.CounterVec
 	toolDuration *prometheus.HistogramVec

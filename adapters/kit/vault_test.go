@@ -21,7 +21,7 @@ import (
 
 // These tests run the kit's VaultSource against vaulttest, a contract double of exactly the
 // Vault HTTP endpoints the kit uses (no Vault server can be built on these machines; see
-// ../../shared/tools/VAULT.md). TestRealVault runs the same code against a real Vault when
+// docs/vault.md). TestRealVault runs the same code against a real Vault when
 // VAULT_ADDR and VAULT_TOKEN are set.
 
 func metricsFor() *kit.Metrics {

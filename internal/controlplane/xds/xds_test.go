@@ -55,7 +55,7 @@ type validator interface {
 	ValidateAll() error
 }
 
-// checklist 37: every inner filter config passes ValidateAll, and the snapshot is consistent.
+// security 37: every inner filter config passes ValidateAll, and the snapshot is consistent.
 func TestInnerConfigsValidAndSnapshotConsistent(t *testing.T) {
 	_, _, res := exampleEdge(t)
 	hcm := hcmOf(t, res)
@@ -115,7 +115,7 @@ func TestInvalidEdgeRefusedBeforePacking(t *testing.T) {
 	}
 }
 
-// checklist 38: every MCP route has ext_authz on (with its server as context); only
+// security 38: every MCP route has ext_authz on (with its server as context); only
 // metadata and health routes have it disabled.
 func TestEveryMCPRouteHasAuthz(t *testing.T) {
 	cfg, _, res := exampleEdge(t)
@@ -152,7 +152,7 @@ func TestEveryMCPRouteHasAuthz(t *testing.T) {
 	}
 }
 
-// checklist 39: nothing after ext_authz clears the route cache: the chain is exactly
+// security 39: nothing after ext_authz clears the route cache: the chain is exactly
 // cors → ext_authz → router, and ext_authz itself does not clear it.
 func TestNothingAfterExtAuthzReroutes(t *testing.T) {
 	_, _, res := exampleEdge(t)

@@ -210,7 +210,7 @@ func metrics(t *testing.T, url string) string {
 
 // The acceptance test: a real ADS client gets listener, routes and clusters for its
 // node; a config change brings a new version; a broken config leaves the served one.
-// checklist 40.
+// security 40.
 func TestADSServesAndFollowsConfigChanges(t *testing.T) {
 	p := startPlane(t)
 	e := dialEnvoy(t, p.addr, "edge-1")

@@ -83,7 +83,7 @@ func mcpPost(t *testing.T, url string) int {
 	return resp.StatusCode
 }
 
-// checklist 26 (the edge's half): authz down or too slow → denied, never forwarded.
+// security 26 (the edge's half): authz down or too slow → denied, never forwarded.
 func TestFailsClosed(t *testing.T) {
 	t.Run("authz down", func(t *testing.T) {
 		l, err := net.Listen("tcp", "127.0.0.1:0")

@@ -73,11 +73,11 @@ func policiesWithConformance(t *testing.T) string {
 // docs/conformance.md). A scenario failing that is not listed, or a listed one passing,
 // fails the test.
 var expectedThroughEdge = map[string]string{
-	"server-sse-multiple-streams": "its raw POSTs send MCP-Protocol-Version: 2025-03-26, a revision Gatehouse does not accept (CHECKLIST 7: 400)",
-	"server-sse-polling":          "its raw POST and GET send MCP-Protocol-Version: 2025-03-26, a revision Gatehouse does not accept (CHECKLIST 7: 400)",
+	"server-sse-multiple-streams": "its raw POSTs send MCP-Protocol-Version: 2025-03-26, a revision Gatehouse does not accept (security 7: 400)",
+	"server-sse-polling":          "its raw POST and GET send MCP-Protocol-Version: 2025-03-26, a revision Gatehouse does not accept (security 7: 400)",
 }
 
-// checklist 41: the official MCP conformance suite passes through the edge. The suite sends
+// security 41: the official MCP conformance suite passes through the edge. The suite sends
 // no Authorization header, so this run uses the dev edge's loopback-only test identity (the
 // admin demo user); its token is verified and the policy decides every message as usual.
 func TestConformanceSuiteThroughTheEdge(t *testing.T) {
@@ -120,7 +120,7 @@ func TestConformanceSuiteThroughTheEdge(t *testing.T) {
 	}
 }
 
-// checklist 42: the MCP Inspector CLI succeeds for allowed tools and gets the documented
+// security 42: the MCP Inspector CLI succeeds for allowed tools and gets the documented
 // denial for denied ones, with a token from the dev issuer.
 func TestInspectorCLI(t *testing.T) {
 	dir := nodeDir(t)

@@ -121,7 +121,7 @@ func TestThroughTheEdge(t *testing.T) {
 			}
 		})
 	}
-	// checklist 18, 19 on the way to the adapter.
+	// security 18, 19 on the way to the adapter.
 	for _, h := range rec.all() {
 		if h.Get("Authorization") != "" {
 			t.Fatal("an adapter received the Authorization header")
@@ -152,7 +152,7 @@ func post(t testing.TB, url string, headers map[string]string, body string) (*ht
 
 const deployCall = `{"jsonrpc":"2.0","id":"d-1","method":"tools/call","params":{"name":"deploy_template","arguments":{"template_id":"t","device_ids":["d"]}}}`
 
-// checklist 25 at the wire, 18/19 with spoofed headers.
+// security 25 at the wire, 18/19 with spoofed headers.
 func TestDenialOnTheWire(t *testing.T) {
 	s, rec := start(t)
 	sam, _ := s.Token("sam")
@@ -273,7 +273,7 @@ func getJSON(t testing.TB, u string, v any) {
 	}
 }
 
-// checklist 10: preflights are answered without auth; a bad Origin is refused; a 401 to an
+// security 10: preflights are answered without auth; a bad Origin is refused; a 401 to an
 // allowed origin exposes WWW-Authenticate.
 func TestCORS(t *testing.T) {
 	s, rec := start(t)
@@ -303,7 +303,7 @@ func TestCORS(t *testing.T) {
 	}
 }
 
-// checklist 16 through the edge: path tricks never reach an adapter unauthorized.
+// security 16 through the edge: path tricks never reach an adapter unauthorized.
 func TestPathTricksThroughTheEdge(t *testing.T) {
 	s, rec := start(t)
 	for _, p := range []string{"/.well-known/../mcp/catalyst-center", "//mcp/catalyst-center", "/mcp/./catalyst-center",
@@ -319,7 +319,7 @@ func TestPathTricksThroughTheEdge(t *testing.T) {
 	}
 }
 
-// checklist 5 at the edge: bodies over the limit get 413 before authorization.
+// security 5 at the edge: bodies over the limit get 413 before authorization.
 func TestBodyLimitAtTheEdge(t *testing.T) {
 	s, rec := start(t)
 	nina, _ := s.Token("nina")

@@ -29,13 +29,13 @@ func TestAllowedCallGetsIdentityHeaders(t *testing.T) {
 	if set["x-gatehouse-roles"] != "network-engineers" {
 		t.Fatalf("policy headers not applied: %v", set)
 	}
-	// checklist 18: the client's Authorization header never reaches an adapter.
+	// security 18: the client's Authorization header never reaches an adapter.
 	if !slices.Contains(removed, "authorization") {
 		t.Fatalf("authorization not removed: %v", removed)
 	}
 }
 
-// checklist 19
+// security 19
 func TestClientIdentityHeadersStripped(t *testing.T) {
 	h := newHarness(t)
 	tok := h.token(cc, "alice", []string{"network-engineers"})
@@ -53,7 +53,7 @@ func TestClientIdentityHeadersStripped(t *testing.T) {
 	}
 }
 
-// checklist 1, 2, 3, 4, 6, 7: bad messages are refused before policy, with the id echoed.
+// security 1, 2, 3, 4, 6, 7: bad messages are refused before policy, with the id echoed.
 func TestBadMessagesRefused(t *testing.T) {
 	h := newHarness(t)
 	tok := h.token(cc, "alice", []string{"admin"})
@@ -67,21 +67,21 @@ func TestBadMessagesRefused(t *testing.T) {
 		deleteCL   bool
 		overrideCL string
 	}{
-		{name: "checklist 1 batch", req: func() string { return "[" + callBody(1, "list_devices", nil) + "]" }, status: 400, code: mcpmsg.CodeInvalidRequest},
-		{name: "checklist 2 content-type", req: func() string { return callBody(2, "list_devices", nil) }, headers: []string{"content-type", "text/plain"}, status: 415, code: mcpmsg.CodeInvalidRequest, id: 2},
-		{name: "checklist 3 duplicate key", req: func() string {
+		{name: "security 1 batch", req: func() string { return "[" + callBody(1, "list_devices", nil) + "]" }, status: 400, code: mcpmsg.CodeInvalidRequest},
+		{name: "security 2 content-type", req: func() string { return callBody(2, "list_devices", nil) }, headers: []string{"content-type", "text/plain"}, status: 415, code: mcpmsg.CodeInvalidRequest, id: 2},
+		{name: "security 3 duplicate key", req: func() string {
 			return `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"list_devices","name":"deploy_template"}}`
 		}, status: 400, code: mcpmsg.CodeParseError},
-		{name: "checklist 3 case twin", req: func() string {
+		{name: "security 3 case twin", req: func() string {
 			return `{"jsonrpc":"2.0","id":3,"method":"tools/list","Method":"tools/call"}`
 		}, status: 400, code: mcpmsg.CodeParseError},
-		{name: "checklist 4 not JSON", req: func() string { return `{"jsonrpc":"2.0","id":4,` }, status: 400, code: mcpmsg.CodeParseError},
-		{name: "checklist 4 truncated", req: func() string { return callBody(4, "list_devices", nil) }, overrideCL: "500", status: 400, code: mcpmsg.CodeParseError, id: 4},
-		{name: "checklist 6 jsonrpc", req: func() string { return `{"jsonrpc":"1.0","id":6,"method":"ping"}` }, status: 400, code: mcpmsg.CodeInvalidRequest, id: 6},
-		{name: "checklist 6 null id", req: func() string { return `{"jsonrpc":"2.0","id":null,"method":"ping"}` }, status: 400, code: mcpmsg.CodeInvalidRequest},
-		{name: "checklist 6 object id", req: func() string { return `{"jsonrpc":"2.0","id":{"x":1},"method":"ping"}` }, status: 400, code: mcpmsg.CodeInvalidRequest},
-		{name: "checklist 6 method type", req: func() string { return `{"jsonrpc":"2.0","id":"s6","method":["ping"]}` }, status: 400, code: mcpmsg.CodeInvalidRequest, id: "s6"},
-		{name: "checklist 7 version", req: func() string { return callBody(7, "list_devices", nil) }, headers: []string{"mcp-protocol-version", "2024-11-05"}, status: 400, code: mcpmsg.CodeUnsupportedProtocolVersion, id: 7},
+		{name: "security 4 not JSON", req: func() string { return `{"jsonrpc":"2.0","id":4,` }, status: 400, code: mcpmsg.CodeParseError},
+		{name: "security 4 truncated", req: func() string { return callBody(4, "list_devices", nil) }, overrideCL: "500", status: 400, code: mcpmsg.CodeParseError, id: 4},
+		{name: "security 6 jsonrpc", req: func() string { return `{"jsonrpc":"1.0","id":6,"method":"ping"}` }, status: 400, code: mcpmsg.CodeInvalidRequest, id: 6},
+		{name: "security 6 null id", req: func() string { return `{"jsonrpc":"2.0","id":null,"method":"ping"}` }, status: 400, code: mcpmsg.CodeInvalidRequest},
+		{name: "security 6 object id", req: func() string { return `{"jsonrpc":"2.0","id":{"x":1},"method":"ping"}` }, status: 400, code: mcpmsg.CodeInvalidRequest},
+		{name: "security 6 method type", req: func() string { return `{"jsonrpc":"2.0","id":"s6","method":["ping"]}` }, status: 400, code: mcpmsg.CodeInvalidRequest, id: "s6"},
+		{name: "security 7 version", req: func() string { return callBody(7, "list_devices", nil) }, headers: []string{"mcp-protocol-version", "2024-11-05"}, status: 400, code: mcpmsg.CodeUnsupportedProtocolVersion, id: 7},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -98,7 +98,7 @@ func TestBadMessagesRefused(t *testing.T) {
 	}
 }
 
-// checklist 5: oversize bodies get 413, and the gRPC limit is above the body limit, so a
+// security 5: oversize bodies get 413, and the gRPC limit is above the body limit, so a
 // body right at the limit (plus big headers) still reaches the service.
 func TestBodyLimit(t *testing.T) {
 	h := newHarness(t)
@@ -148,7 +148,7 @@ func modernCall(id any, tool string) string {
 	return string(b)
 }
 
-// checklist 8: 2026-07-28 headers must agree with the body.
+// security 8: 2026-07-28 headers must agree with the body.
 func TestModernHeaderMismatch(t *testing.T) {
 	h := newHarness(t)
 	tok := h.token(cc, "alice", []string{"network-engineers"})
@@ -160,7 +160,7 @@ func TestModernHeaderMismatch(t *testing.T) {
 	d.rpcError(t, "m3", mcpmsg.CodeHeaderMismatch)
 }
 
-// checklist 9: without the 2026-07-28 headers contract, the body decides and a lying
+// security 9: without the 2026-07-28 headers contract, the body decides and a lying
 // header changes nothing.
 func TestLegacyHeadersNeverTrusted(t *testing.T) {
 	h := newHarness(t)
@@ -177,7 +177,7 @@ func TestLegacyHeadersNeverTrusted(t *testing.T) {
 	}
 }
 
-// checklist 10 (authz part): a browser Origin that is not allowed gets 403.
+// security 10 (authz part): a browser Origin that is not allowed gets 403.
 func TestBadOrigin(t *testing.T) {
 	h := newHarness(t)
 	tok := h.token(cc, "alice", []string{"network-engineers"})
@@ -185,7 +185,7 @@ func TestBadOrigin(t *testing.T) {
 	allowed(t, h.check(mcpPost(cc, tok, callBody(1, "list_devices", nil), "origin", publicURL)))
 }
 
-// checklist 11, 17: challenges lead to the absolute metadata URL, with scope where needed.
+// security 11, 17: challenges lead to the absolute metadata URL, with scope where needed.
 func TestChallenges(t *testing.T) {
 	h := newHarness(t)
 	d := denied(t, h.check(mcpPost(cc, "", callBody(11, "list_devices", nil))), 401)
@@ -205,7 +205,7 @@ func TestChallenges(t *testing.T) {
 		t.Fatalf("scoped challenge %q", got)
 	}
 
-	// checklist 17: a token without the server's scope gets 403 insufficient_scope.
+	// security 17: a token without the server's scope gets 403 insufficient_scope.
 	tok := h.token("radkit", "nina", []string{"network-engineers"})
 	d = denied(t, h.check(mcpPost("radkit", tok, callBody(17, "list_devices", nil))), 403)
 	d.rpcError(t, 17, authz.CodeInsufficientScope)
@@ -217,7 +217,7 @@ func TestChallenges(t *testing.T) {
 	allowed(t, h.check(mcpPost("radkit", tok, callBody(17, "list_devices", nil))))
 }
 
-// checklist 12, 13: bad tokens get 401 invalid_token.
+// security 12, 13: bad tokens get 401 invalid_token.
 func TestBadTokens(t *testing.T) {
 	h := newHarness(t)
 	aud := h.cfg.ResourceURI(cc)
@@ -238,16 +238,16 @@ func TestBadTokens(t *testing.T) {
 	idToken["at_hash"] = "77QmUPtjPfzWtF2AnpK9RQ"
 
 	cases := map[string]string{
-		"checklist 12 expired":                   h.iss.Token(expired),
-		"checklist 12 bad signature":             h.iss.Token(good())[:40] + "A" + h.iss.Token(good())[41:],
-		"checklist 12 forged with unknown key":   h.iss.SignWith(h.iss.NewKey("RS256"), "at+jwt", good()),
-		"checklist 12 another issuer's key":      other.Token(good()),
-		"checklist 12 wrong issuer":              h.iss.Token(wrongIss),
-		"checklist 12 alg none":                  oidctest.Unsigned(good()),
-		"checklist 12 HS256 with the public key": oidctest.HS256WithPublicKey(h.iss.Current(), good()),
-		"checklist 13 wrong audience":            h.iss.Token(wrongAud),
-		"checklist 13 id token":                  h.iss.SignWith(h.iss.Current(), "JWT", idToken),
-		"not a JWT":                              "opaque-token-value",
+		"security 12 expired":                   h.iss.Token(expired),
+		"security 12 bad signature":             h.iss.Token(good())[:40] + "A" + h.iss.Token(good())[41:],
+		"security 12 forged with unknown key":   h.iss.SignWith(h.iss.NewKey("RS256"), "at+jwt", good()),
+		"security 12 another issuer's key":      other.Token(good()),
+		"security 12 wrong issuer":              h.iss.Token(wrongIss),
+		"security 12 alg none":                  oidctest.Unsigned(good()),
+		"security 12 HS256 with the public key": oidctest.HS256WithPublicKey(h.iss.Current(), good()),
+		"security 13 wrong audience":            h.iss.Token(wrongAud),
+		"security 13 id token":                  h.iss.SignWith(h.iss.Current(), "JWT", idToken),
+		"not a JWT":                             "opaque-token-value",
 	}
 	for name, tok := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -272,7 +272,7 @@ func TestBadTokens(t *testing.T) {
 	allowed(t, h.check(mcpPost(cc, h.iss.Token(recent), callBody(1, "list_devices", nil))))
 }
 
-// checklist 14: a token in the query string is refused and never logged.
+// security 14: a token in the query string is refused and never logged.
 func TestTokenInQuery(t *testing.T) {
 	h := newHarness(t)
 	tok := h.token(cc, "alice", []string{"network-engineers"})
@@ -289,7 +289,7 @@ func TestTokenInQuery(t *testing.T) {
 	}
 }
 
-// checklist 15: both metadata documents are served without auth, resource exactly right.
+// security 15: both metadata documents are served without auth, resource exactly right.
 func TestProtectedResourceMetadata(t *testing.T) {
 	h := newHarness(t)
 	for path, resource := range map[string]string{
@@ -324,7 +324,7 @@ func TestProtectedResourceMetadata(t *testing.T) {
 	}
 }
 
-// checklist 16: path tricks never pass unauthorized.
+// security 16: path tricks never pass unauthorized.
 func TestPathTricks(t *testing.T) {
 	h := newHarness(t)
 	admin := h.token(cc, "root", []string{"admin"})
@@ -360,7 +360,7 @@ func TestPathTricks(t *testing.T) {
 	}
 }
 
-// checklist 20 through the service: the issuer rotates its key; new tokens work at once.
+// security 20 through the service: the issuer rotates its key; new tokens work at once.
 func TestKeyRotation(t *testing.T) {
 	h := newHarness(t)
 	old := h.iss.Current()

@@ -7,7 +7,7 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/internal/contract"
 )
 
-// Metrics are the authz service's Prometheus metrics (names fixed in DESIGN.md).
+// Metrics are the authz service's Prometheus metrics (names fixed in docs/architecture.md, Logs and metrics).
 type Metrics struct {
 	decisions     *prometheus.CounterVec
 	duration      prometheus.Histogram

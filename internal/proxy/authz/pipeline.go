@@ -41,7 +41,7 @@ func (s *Server) routeStage(r *request, ce map[string]string) *Verdict {
 		return invalid(StageRoute, http.StatusBadRequest, mcpmsg.CodeInvalidRequest, "the request path is not in canonical form")
 	}
 	if queryHasToken(r.query) {
-		// checklist 14: tokens in the query string are refused (and the query is never logged).
+		// security 14: tokens in the query string are refused (and the query is never logged).
 		return unauthenticated("token_in_query", s.challenge(r, "invalid_request", ""),
 			"access tokens are accepted only in the Authorization header")
 	}
@@ -52,7 +52,7 @@ func (s *Server) routeStage(r *request, ce map[string]string) *Verdict {
 		return invalid(StageRoute, http.StatusNotFound, mcpmsg.CodeInvalidRequest, "no MCP server is served at this path")
 	}
 	if origin := r.headers["origin"]; origin != "" && !slices.Contains(s.origins, origin) {
-		// checklist 10: a browser origin that is not allowed (DNS rebinding, cross-site).
+		// security 10: a browser origin that is not allowed (DNS rebinding, cross-site).
 		return invalid(StageRoute, http.StatusForbidden, mcpmsg.CodeInvalidRequest, "requests from origin "+quoteSafe(origin)+" are not allowed")
 	}
 	return s.checkSize(r)
@@ -215,7 +215,7 @@ func bearerToken(h string) (token string, present bool, err error) {
 }
 
 // checkSize refuses bodies over the limit (413) and bodies shorter than their
-// Content-Length (checklist 4: a truncated body never reaches policy or an adapter).
+// Content-Length (security 4: a truncated body never reaches policy or an adapter).
 func (s *Server) checkSize(r *request) *Verdict {
 	tooLarge := func() *Verdict {
 		return invalid(StageRoute, http.StatusRequestEntityTooLarge, mcpmsg.CodeInvalidRequest, "the message is larger than this edge accepts")

@@ -49,7 +49,7 @@ func (s *Server) policyStage(ctx context.Context, req *authv3.CheckRequest, r *r
 		reasons = []string{"denied by policy"}
 	}
 	if s.cfg.Policy.DryRun {
-		// checklist 27: dry-run allows and logs the would-be denial.
+		// security 27: dry-run allows and logs the would-be denial.
 		v := allowed(StagePolicy, OutcomeDryRunDeny, s.upstreamHeaders(r, d))
 		v.Reasons = reasons
 		return decided(v)
@@ -63,7 +63,7 @@ const (
 	HeaderDecisionID = contract.HeaderDecisionID
 )
 
-// upstreamHeaders are the headers an allowed request carries to the adapter (DESIGN.md):
+// upstreamHeaders are the headers an allowed request carries to the adapter (docs/architecture.md):
 // the headers the policy asked for, then the subject and decision id, which no policy can
 // override.
 func (s *Server) upstreamHeaders(r *request, d *policy.Decision) map[string]string {

@@ -24,7 +24,7 @@ func rpc(id any, method string, params map[string]any) string {
 	return string(b)
 }
 
-// checklist 21: unknown methods are denied; notifications and client responses are
+// security 21: unknown methods are denied; notifications and client responses are
 // authorized too (a non-member's are refused).
 func TestMethodsNotificationsResponses(t *testing.T) {
 	h := newHarness(t)
@@ -53,7 +53,7 @@ func TestMethodsNotificationsResponses(t *testing.T) {
 		allowed(t, h.check(envoyCheck(m, "/mcp/"+cc, cc, hs, "")))
 		hs["authorization"] = "Bearer " + dev
 		denied(t, h.check(envoyCheck(m, "/mcp/"+cc, cc, hs, "")), 403)
-		// checklist 34 at the authz level: no GET/DELETE in 2026-07-28.
+		// security 34 at the authz level: no GET/DELETE in 2026-07-28.
 		hs["mcp-protocol-version"] = "2026-07-28"
 		hs["authorization"] = "Bearer " + ne
 		d := denied(t, h.check(envoyCheck(m, "/mcp/"+cc, cc, hs, "")), 405)
@@ -63,7 +63,7 @@ func TestMethodsNotificationsResponses(t *testing.T) {
 	}
 }
 
-// checklist 22, 24: the policy sees subject, server, tool name, arguments and the catalog's
+// security 22, 24: the policy sees subject, server, tool name, arguments and the catalog's
 // tool entry; what the request claims about the tool is never used.
 func TestInputContract(t *testing.T) {
 	dir := copyPolicies(t)
@@ -143,7 +143,7 @@ headers := {
 	}
 }
 
-// checklist 22, 23, 24, 25 with the default policy.
+// security 22, 23, 24, 25 with the default policy.
 func TestDefaultPolicyDecisions(t *testing.T) {
 	h := newHarness(t)
 	sd := h.token(cc, "sam", []string{"service-desk"}, withMFA)
@@ -153,7 +153,7 @@ func TestDefaultPolicyDecisions(t *testing.T) {
 	allowed(t, h.check(mcpPost(cc, sd, callBody(1, "list_devices", nil))))
 	allowed(t, h.check(mcpPost(cc, ne, callBody(2, "deploy_template", map[string]any{"template_id": "t"}))))
 
-	// checklist 25: the documented denial.
+	// security 25: the documented denial.
 	d := denied(t, h.check(mcpPost(cc, sd, callBody("req-25", "deploy_template", map[string]any{"template_id": "t"}))), 200)
 	e := d.rpcError(t, "req-25", authz.CodeForbidden)
 	msg := e["message"].(string)
@@ -168,13 +168,13 @@ func TestDefaultPolicyDecisions(t *testing.T) {
 		t.Fatalf("content-type %q", d.headers["content-type"])
 	}
 
-	// checklist 24: a tool missing from the catalog is denied, even for admin.
+	// security 24: a tool missing from the catalog is denied, even for admin.
 	d = denied(t, h.check(mcpPost(cc, admin, callBody(3, "format_flash", nil))), 200)
 	if !strings.Contains(d.rpcError(t, 3, authz.CodeForbidden)["message"].(string), "not in the pinned catalog") {
 		t.Fatal(d.raw)
 	}
 
-	// checklist 23: resources/read by URI, prompts/get, completion/complete, tasks/*.
+	// security 23: resources/read by URI, prompts/get, completion/complete, tasks/*.
 	dev := h.token(cc, "dana", []string{"developers"})
 	for _, c := range []struct {
 		method string
@@ -201,7 +201,7 @@ func TestDenyModeHTTP(t *testing.T) {
 	d.rpcError(t, 5, authz.CodeForbidden)
 }
 
-// checklist 30: the REST bridge is decided by the same policy as the same call over MCP.
+// security 30: the REST bridge is decided by the same policy as the same call over MCP.
 func TestRESTBridgeSameDecision(t *testing.T) {
 	h := newHarness(t)
 	for _, c := range []struct {
@@ -263,7 +263,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// checklist 29: a policy change takes effect without a restart; a policy that fails to
+// security 29: a policy change takes effect without a restart; a policy that fails to
 // compile or fails its own tests is refused and the last good one keeps serving.
 func TestPolicyReload(t *testing.T) {
 	h := newHarness(t)
@@ -312,7 +312,7 @@ func TestPolicyReload(t *testing.T) {
 	}
 }
 
-// checklist 26: no policy, an evaluation error or a timeout denies (fail closed).
+// security 26: no policy, an evaluation error or a timeout denies (fail closed).
 func TestFailClosed(t *testing.T) {
 	t.Run("no policy", func(t *testing.T) {
 		empty := t.TempDir()
@@ -348,7 +348,7 @@ func TestFailClosed(t *testing.T) {
 	})
 }
 
-// checklist 27: dry-run allows and logs the would-be denial.
+// security 27: dry-run allows and logs the would-be denial.
 func TestDryRun(t *testing.T) {
 	h := newHarness(t, withConfig(func(c *config.Config) { c.Policy.DryRun = true }))
 	sd := h.token(cc, "sam", []string{"service-desk"}, withMFA)
@@ -364,7 +364,7 @@ func TestDryRun(t *testing.T) {
 	denied(t, h.check(mcpPost(cc, "", callBody(1, "list_devices", nil))), 401)
 }
 
-// checklist 28: one decision line with the ECS fields, never a token, secret or body.
+// security 28: one decision line with the ECS fields, never a token, secret or body.
 func TestDecisionLog(t *testing.T) {
 	h := newHarness(t)
 	secretArg := "s3cr3t-argument-value"

@@ -58,14 +58,14 @@ func TestParseToolsCall(t *testing.T) {
 	}
 }
 
-// checklist 1
+// security 1
 func TestBatchRejected(t *testing.T) {
 	for _, v := range []string{"", Version20250618, Version20251125} {
 		wantError(t, post(`[`+call+`]`, HeaderProtocolVersion, v), 400, CodeInvalidRequest)
 	}
 }
 
-// checklist 2
+// security 2
 func TestContentType(t *testing.T) {
 	for _, ct := range []string{"", "text/plain", "application/jsonx", "application/json; charset=latin1", "multipart/form-data; boundary=x"} {
 		wantError(t, post(call, "content-type", ct), 415, CodeInvalidRequest)
@@ -73,7 +73,7 @@ func TestContentType(t *testing.T) {
 	mustParse(t, post(call, "content-type", "application/json; charset=UTF-8"))
 }
 
-// checklist 3
+// security 3
 func TestDuplicateAndCaseKeys(t *testing.T) {
 	for _, body := range []string{
 		`{"jsonrpc":"2.0","id":1,"method":"tools/call","method":"tools/list"}`,
@@ -95,7 +95,7 @@ func TestDuplicateAndCaseKeys(t *testing.T) {
 	wantError(t, post(b.String()), 400, CodeParseError)
 }
 
-// checklist 4
+// security 4
 func TestTruncatedAndInvalid(t *testing.T) {
 	for _, body := range []string{
 		call[:len(call)-1], call[:40], `{"jsonrpc":"2.0"`, ``, `{}x`, "\xef\xbb\xbf" + call,
@@ -109,7 +109,7 @@ func TestTruncatedAndInvalid(t *testing.T) {
 	}
 }
 
-// checklist 6
+// security 6
 func TestEnvelope(t *testing.T) {
 	for _, body := range []string{
 		`{"jsonrpc":"1.0","id":1,"method":"ping"}`,
@@ -168,7 +168,7 @@ func TestParamsChecked(t *testing.T) {
 	}
 }
 
-// checklist 7
+// security 7
 func TestUnsupportedVersion(t *testing.T) {
 	for _, v := range []string{"2024-11-05", "2025-03-26", "banana"} {
 		wantError(t, post(call, HeaderProtocolVersion, v), 400, CodeUnsupportedProtocolVersion)
@@ -176,7 +176,7 @@ func TestUnsupportedVersion(t *testing.T) {
 	mustParse(t, post(modernCall("x"), HeaderProtocolVersion, Version20260728, HeaderMethod, "tools/call", HeaderName, "x"))
 }
 
-// checklist 8
+// security 8
 func TestModernHeadersMustAgree(t *testing.T) {
 	pv := Version20260728
 	ok := mustParse(t, post(modernCall("list_devices"), HeaderProtocolVersion, pv, HeaderMethod, "tools/call", HeaderName, "list_devices"))
@@ -212,7 +212,7 @@ func TestModernHeadersMustAgree(t *testing.T) {
 	wantError(t, post(call, HeaderProtocolVersion, pv, HeaderMethod, "tools/call", HeaderName, "list_devices"), 400, CodeInvalidParams)
 }
 
-// checklist 9
+// security 9
 func TestLegacyBodyIsAuthoritative(t *testing.T) {
 	// Mcp-Method / Mcp-Name mean nothing before 2026-07-28: a lying header changes nothing.
 	for _, v := range []string{"", Version20250618, Version20251125} {
@@ -248,7 +248,7 @@ func TestGetDelete(t *testing.T) {
 	if m := mustParse(t, r); m.Kind != KindSessionEnd {
 		t.Fatalf("%+v", m)
 	}
-	// checklist 34: no GET/DELETE in 2026-07-28.
+	// security 34: no GET/DELETE in 2026-07-28.
 	h[HeaderProtocolVersion] = Version20260728
 	e := wantError(t, r, 405, CodeInvalidRequest)
 	if e.Allow != "POST" {

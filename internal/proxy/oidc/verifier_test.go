@@ -70,7 +70,7 @@ func TestClaimMapping(t *testing.T) {
 	}
 }
 
-// checklist 20: an unknown kid triggers one JWKS refresh, rate-limited.
+// security 20: an unknown kid triggers one JWKS refresh, rate-limited.
 func TestUnknownKidRefreshIsRateLimited(t *testing.T) {
 	iss := oidctest.NewIssuer(t)
 	v := newVerifier(t, iss, func(c *config.OIDC) { c.JWKSMinRefreshInterval = time.Hour })
@@ -146,7 +146,7 @@ func TestRotationPicksUpNewKeyOnce(t *testing.T) {
 	}
 }
 
-// checklist 20: an IdP outage keeps cached keys working.
+// security 20: an IdP outage keeps cached keys working.
 func TestOutageKeepsCachedKeys(t *testing.T) {
 	iss := oidctest.NewIssuer(t)
 	v := newVerifier(t, iss, func(c *config.OIDC) { c.JWKSMinRefreshInterval = time.Second; c.TokenCacheSize = -1 })
