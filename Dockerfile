@@ -1,5 +1,7 @@
 # syntax=docker/dockerfile:1
-# The gatehouse binary (authz, control-plane, ...): static, non-root, on distroless.
+# The production gatehouse binary (authz, control-plane, policy test, catalog, version): static,
+# non-root, on distroless. It links no development code (cmd/gatehouse/deps_test.go); the dev
+# platform, tokens and simulators are cmd/gatehouse-dev, which is never shipped.
 #   docker build -t ghcr.io/gatehouse-mcp/gatehouse:dev .
 FROM golang:1.26 AS build
 WORKDIR /src

@@ -64,6 +64,9 @@ type Stack struct {
 	Adapters map[string]string
 	// AuthzGRPC is the authz service's gRPC address.
 	AuthzGRPC string
+	// AuthzHTTP is the authz service's HTTP address (host:port): protected resource
+	// metadata, /healthz, /readyz and /metrics.
+	AuthzHTTP string
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -106,6 +109,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	s.EdgeURL = "http://" + edgeLis.Addr().String()
 	issuerURL := "http://" + issLis.Addr().String()
 	s.AuthzGRPC = grpcLis.Addr().String()
+	s.AuthzHTTP = httpLis.Addr().String()
 
 	// Adapters: Catalyst Center against its simulator, plus any test-only extras.
 	s.Sim = sim.New(sim.Options{})

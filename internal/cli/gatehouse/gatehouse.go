@@ -1,0 +1,282 @@
+// Package gatehouse is the production command line, `gatehouse` (cmd/gatehouse, the binary the
+// Dockerfile ships):
+//
+//	gatehouse authz --config gatehouse.yaml          the Envoy ext_authz service
+//	gatehouse control-plane --config gatehouse.yaml  the xDS server that drives Envoy
+//	gatehouse control-plane --print                  print the Envoy resources it would serve
+//	gatehouse policy test [--dir policies]           run the policy directory's Rego tests
+//	gatehouse catalog [--write]                      regenerate policies/catalog.json from the adapters
+//	gatehouse version
+//
+// It links no development code: the dev issuer, stack and edge and the upstream simulators are
+// in `gatehouse-dev` (internal/cli/gatehousedev); cmd/gatehouse's deps_test.go keeps it so.
+// Exit codes, error lines and help follow package cli.
+package gatehouse
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gatehouse-mcp/gatehouse/adapters/kit"
+	"github.com/gatehouse-mcp/gatehouse/internal/catalog"
+	"github.com/gatehouse-mcp/gatehouse/internal/cli"
+	"github.com/gatehouse-mcp/gatehouse/internal/config"
+	"github.com/gatehouse-mcp/gatehouse/internal/controlplane/xds"
+	"github.com/gatehouse-mcp/gatehouse/internal/controlplane/xdsserver"
+	"github.com/gatehouse-mcp/gatehouse/internal/ecslog"
+	"github.com/gatehouse-mcp/gatehouse/internal/proxy/authz"
+	"github.com/gatehouse-mcp/gatehouse/internal/proxy/oidc"
+	"github.com/gatehouse-mcp/gatehouse/internal/proxy/policy"
+	"github.com/gatehouse-mcp/gatehouse/internal/registry"
+)
+
+// Execute runs `gatehouse` with args (without the program name) and returns the exit code.
+// version is what `gatehouse version` prints (set in main with -ldflags "-X main.version=...").
+func Execute(ctx context.Context, version string, args []string, stdout, stderr io.Writer) int {
+	return cli.Run(ctx, newRoot(version), args, stdout, stderr)
+}
+
+func newRoot(version string) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "gatehouse",
+		Short: "An authorization edge for the Model Context Protocol",
+		Long: `gatehouse runs the production parts of the Gatehouse MCP authorization edge: the ext_authz
+service Envoy calls for every MCP message, and the xDS control plane that configures Envoy.
+It also tests policy directories and regenerates the pinned tool catalog.
+
+For development (the whole platform on loopback, demo tokens, upstream simulators) use
+gatehouse-dev: go run ./cmd/gatehouse-dev`,
+		Example: `  gatehouse authz --config /etc/gatehouse/gatehouse.yaml
+  gatehouse control-plane --config gatehouse.yaml --print
+  gatehouse policy test --dir policies`,
+	}
+	return cli.Group(root,
+		authzCommand(),
+		controlPlaneCommand(),
+		cli.Group(&cobra.Command{
+			Use:     "policy",
+			Short:   "Work with policy directories",
+			Example: "  gatehouse policy test --dir policies",
+		}, policyTestCommand()),
+		catalogCommand(),
+		versionCommand(version),
+	)
+}
+
+func authzCommand() *cobra.Command {
+	var path string
+	cmd := &cobra.Command{
+		Use:   "authz",
+		Short: "Run the ext_authz service Envoy calls",
+		Long: `Run the Envoy ext_authz service (gRPC) and its HTTP side (protected resource metadata,
+/healthz, /readyz, /metrics) with the platform config. The policy directory is reloaded every
+policy.reload_interval, and at once on SIGHUP. SIGINT or SIGTERM drain and stop it.`,
+		Example: `  gatehouse authz --config /etc/gatehouse/gatehouse.yaml
+  kill -HUP <pid>    # reload the policy directory now`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runAuthz(cmd.Context(), path, cmd.OutOrStdout())
+		},
+	}
+	cmd.Flags().StringVar(&path, "config", "gatehouse.yaml", "platform config file")
+	return cmd
+}
+
+func runAuthz(ctx context.Context, path string, stdout io.Writer) error {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return configError(err)
+	}
+	log, err := ecslog.New(stdout, "gatehouse-authz", cfg.Log.Level, cfg.Log.Format)
+	if err != nil {
+		return err
+	}
+	grpcLis, err := net.Listen("tcp", cfg.Authz.GRPCListen)
+	if err != nil {
+		return fmt.Errorf("authz.grpc_listen: %w", err)
+	}
+	httpLis, err := net.Listen("tcp", cfg.Authz.HTTPListen)
+	if err != nil {
+		grpcLis.Close()
+		return fmt.Errorf("authz.http_listen: %w", err)
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	svc := authz.NewService(cfg, log, oidc.Options{})
+	// SIGHUP re-reads the policy directory now instead of at the next poll.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				_, _ = svc.Policies.Reload(ctx) // the outcome is logged
+			}
+		}
+	}()
+	return svc.Run(ctx, grpcLis, httpLis)
+}
+
+// configError adds to a config file that does not exist how to name another.
+func configError(err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%w (name the platform config with --config)", err)
+	}
+	return err
+}
+
+func controlPlaneCommand() *cobra.Command {
+	var (
+		path  string
+		print bool
+	)
+	cmd := &cobra.Command{
+		Use:   "control-plane",
+		Short: "Run the xDS control plane that configures Envoy",
+		Long: `Serve Envoy's listeners, routes and clusters over ADS, built from the platform config,
+which is watched for changes. With --print, write those resources as YAML and exit.`,
+		Example: `  gatehouse control-plane --config gatehouse.yaml --print   # read what Envoy will get
+  gatehouse control-plane --config gatehouse.yaml           # serve it`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runControlPlane(cmd.Context(), path, print, cmd.OutOrStdout())
+		},
+	}
+	cmd.Flags().StringVar(&path, "config", "gatehouse.yaml", "platform config file (watched for changes)")
+	cmd.Flags().BoolVar(&print, "print", false, "write the Envoy resources the config produces as YAML, and exit")
+	return cmd
+}
+
+func runControlPlane(ctx context.Context, path string, print bool, stdout io.Writer) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return configError(fmt.Errorf("read config: %w", err))
+	}
+	cfg, _, res, err := xdsserver.Build(data)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if print {
+		out, err := xds.YAML(res)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "# Envoy resources generated from %s by `gatehouse control-plane --print`:\n", filepath.Base(path))
+		fmt.Fprintln(stdout, "# exactly what the control plane serves over ADS (listeners, routes, clusters).")
+		_, err = stdout.Write(out)
+		return err
+	}
+	log, err := ecslog.New(stdout, "gatehouse-control-plane", cfg.Log.Level, cfg.Log.Format)
+	if err != nil {
+		return err
+	}
+	grpcLis, err := net.Listen("tcp", cfg.XDS.Listen)
+	if err != nil {
+		return fmt.Errorf("control_plane.listen: %w", err)
+	}
+	httpLis, err := net.Listen("tcp", cfg.XDS.HTTPListen)
+	if err != nil {
+		grpcLis.Close()
+		return fmt.Errorf("control_plane.http_listen: %w", err)
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return xdsserver.New(path, log).Run(ctx, grpcLis, httpLis, cfg.XDS.WatchInterval)
+}
+
+func policyTestCommand() *cobra.Command {
+	var dir string
+	cmd := &cobra.Command{
+		Use:   "test",
+		Short: "Compile and test a policy directory, as the authz service does on load",
+		Long: `Load a policy directory exactly as the authz service does: compile it, run its Rego tests,
+and refuse it if either fails. Exits 1 with the reason when the service would refuse it.`,
+		Example: `  gatehouse policy test --dir policies
+  gatehouse policy test --dir /etc/gatehouse/policies`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runPolicyTest(cmd.Context(), dir, cmd.OutOrStdout())
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", "policies", "policy directory")
+	return cmd
+}
+
+func runPolicyTest(ctx context.Context, dir string, stdout io.Writer) error {
+	log, err := ecslog.New(io.Discard, "gatehouse", "error", "json")
+	if err != nil {
+		return err
+	}
+	eng := policy.NewEngine(dir, 0, log, nil)
+	if _, err := eng.Reload(ctx); err != nil {
+		return fmt.Errorf("%s refused: %w", dir, err)
+	}
+	rev := eng.Current()
+	fmt.Fprintf(stdout, "%s: revision %s accepted, %d Rego tests passed\n", dir, rev.ID, rev.Tests)
+	return nil
+}
+
+func catalogCommand() *cobra.Command {
+	var (
+		file  string
+		write bool
+	)
+	cmd := &cobra.Command{
+		Use:   "catalog",
+		Short: "Generate the pinned tool catalog from the adapters' declarations",
+		Long: `Merge every built-in adapter's tool declarations (action class, annotations) into the
+pinned tool catalog the policy reads, and print the result, or write it with --write. The
+authz service must accept what this produces; it is checked before anything is written.`,
+		Example: `  gatehouse catalog                 # print the catalog policies/catalog.json should hold
+  gatehouse catalog --write         # update policies/catalog.json; review the diff
+  gatehouse catalog --file /etc/gatehouse/policies/catalog.json --write`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runCatalog(file, write, cmd.OutOrStdout())
+		},
+	}
+	cmd.Flags().StringVar(&file, "file", "policies/catalog.json", "catalog file to merge into")
+	cmd.Flags().BoolVar(&write, "write", false, "write the file instead of printing it")
+	return cmd
+}
+
+func runCatalog(file string, write bool, stdout io.Writer) error {
+	existing, err := os.ReadFile(file)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	out, err := kit.Catalog(existing, registry.Declarations()...)
+	if err != nil {
+		return fmt.Errorf("%s: %w", file, err) // "existing catalog: ..." names which one
+	}
+	// The authz service must accept what this writes.
+	if _, err := catalog.Parse(out); err != nil {
+		return fmt.Errorf("generated catalog is invalid: %w", err)
+	}
+	if !write {
+		_, err = stdout.Write(out)
+		return err
+	}
+	return os.WriteFile(file, out, 0o644)
+}
+
+func versionCommand(version string) *cobra.Command {
+	return &cobra.Command{
+		Use:     "version",
+		Short:   "Print the version",
+		Example: "  gatehouse version",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, err := fmt.Fprintln(cmd.OutOrStdout(), "gatehouse", version)
+			return err
+		},
+	}
+}

@@ -1,0 +1,425 @@
+package gatehousedev
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"github.com/mark3labs/mcp-go/client"
+	"github.com/mark3labs/mcp-go/client/transport"
+	"github.com/mark3labs/mcp-go/mcp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/gatehouse-mcp/gatehouse/internal/cli/clitest"
+	"github.com/gatehouse-mcp/gatehouse/internal/contract"
+	"github.com/gatehouse-mcp/gatehouse/internal/dev/issuer"
+	"github.com/gatehouse-mcp/gatehouse/internal/dev/stack"
+	"github.com/gatehouse-mcp/gatehouse/internal/ecslog/ecslogtest"
+	"github.com/gatehouse-mcp/gatehouse/internal/testkit"
+)
+
+func execute(ctx context.Context, args []string, stdout, stderr *bytes.Buffer) int {
+	return Execute(ctx, args, stdout, stderr)
+}
+
+func run(args ...string) clitest.Result { return clitest.Run(execute, args...) }
+
+// oneLine fails unless r is a runtime error: exit 1, nothing on stdout, and exactly one line
+// on stderr that starts with the program name and contains every want.
+func oneLine(t *testing.T, r clitest.Result, want ...string) {
+	t.Helper()
+	if r.Code != 1 || r.Stdout != "" || !strings.HasPrefix(r.Stderr, "gatehouse-dev: ") ||
+		strings.Count(r.Stderr, "\n") != 1 || !strings.HasSuffix(r.Stderr, "\n") {
+		t.Fatalf("want exit 1 and one line on stderr; got exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
+	}
+	for _, w := range want {
+		if !strings.Contains(r.Stderr, w) {
+			t.Errorf("stderr %q does not contain %q", r.Stderr, w)
+		}
+	}
+}
+
+// Every command and subcommand: --help and -h print usage with an example to stdout and exit
+// 0; an unknown flag or argument prints that command's usage and one error line, exit 2.
+func TestConventions(t *testing.T) { clitest.Conventions(t, newRoot, execute) }
+
+func TestCommands(t *testing.T) {
+	var got []string
+	for _, p := range clitest.Paths(newRoot()) {
+		got = append(got, strings.Join(p, " "))
+	}
+	want := []string{"", "simulate", "simulate catalyst-center", "token", "help"}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("commands %q, want %q", got, want)
+	}
+	r := run("tokn")
+	if r.Code != 2 || clitest.LastLine(r.Stderr) != `gatehouse-dev: unknown command "tokn" for "gatehouse-dev"; did you mean "token"?` {
+		t.Fatalf("exit %d, stderr:\n%s", r.Code, r.Stderr)
+	}
+	r = run("simulate", "catalyst")
+	if r.Code != 2 || !strings.HasSuffix(r.Stderr, `did you mean "catalyst-center"?`+"\n") {
+		t.Fatalf("exit %d, stderr:\n%s", r.Code, r.Stderr)
+	}
+}
+
+// The token's help shows how to use what it prints.
+func TestTokenHelp(t *testing.T) {
+	r := run("token", "--help")
+	if r.Code != 0 || !strings.Contains(r.Stdout, "  export TOKEN=$(go run ./cmd/gatehouse-dev token --user sam)\n") {
+		t.Fatalf("exit %d, help:\n%s", r.Code, r.Stdout)
+	}
+}
+
+func TestTokenErrors(t *testing.T) {
+	// An unknown user is refused before anything is asked, with the list of demo users.
+	var names []string
+	for _, u := range issuer.DefaultUsers() {
+		names = append(names, u.Name)
+	}
+	oneLine(t, run("token", "--user", "bob"), `"bob"`, strings.Join(names, ", "))
+
+	// No platform: say so, and how to start it.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + l.Addr().String()
+	l.Close()
+	oneLine(t, run("token", "--user", "sam", "--issuer", closed), "not running", closed, "go run ./cmd/gatehouse-dev")
+
+	// Something else answers there.
+	other := httptest.NewServer(http.NotFoundHandler())
+	defer other.Close()
+	oneLine(t, run("token", "--issuer", other.URL), other.URL, "404 Not Found", "not a token")
+}
+
+func TestDevFlagErrors(t *testing.T) {
+	policies := testkit.Root("policies")
+	oneLine(t, run("--user", "bob", "--policies", policies), "--user", `"bob"`, "admin, nina, sam, dana")
+	oneLine(t, run("--insecure-test-identity", "bob", "--policies", policies), "--insecure-test-identity", "admin, nina, sam, dana")
+	oneLine(t, run("--policies", "/does/not/exist"), "/does/not/exist", "repository root")
+	oneLine(t, run("--policies", policies, "--edge", "127.0.0.1:0", "--issuer", "localhost:0"), "same host")
+	oneLine(t, run("--policies", policies, "--edge", "127.0.0.1:http"), "--edge", "port")
+
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	oneLine(t, run("--policies", policies, "--edge", busy.Addr().String(), "--issuer", "127.0.0.1:0"),
+		busy.Addr().String(), "already running", "--edge")
+}
+
+// With default addresses, the banner's token command is exactly the README's.
+func TestTokenCommandLine(t *testing.T) {
+	iss, err := issuer.New(issuer.Options{URL: "http://127.0.0.1:8090"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &stack.Stack{EdgeURL: "http://127.0.0.1:8080", Issuer: iss}
+	if got := tokenCommandLine(s, "sam"); got != "go run ./cmd/gatehouse-dev token --user sam" {
+		t.Fatalf("got %q", got)
+	}
+}
+
+// dev is a running `gatehouse-dev` on free ports.
+type dev struct {
+	out    *ecslogtest.Buffer
+	banner string
+	stop   func() int
+}
+
+func startDev(t *testing.T, args ...string) *dev {
+	t.Helper()
+	out := &ecslogtest.Buffer{}
+	var errb bytes.Buffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	args = append([]string{"--edge", "127.0.0.1:0", "--issuer", "127.0.0.1:0", "--policies", testkit.Root("policies"),
+		"--log-format", "json"}, args...)
+	go func() { done <- Execute(ctx, args, out, &errb) }()
+	stopped := false
+	d := &dev{out: out, stop: func() int {
+		cancel()
+		if stopped {
+			return 0
+		}
+		stopped = true
+		select {
+		case code := <-done:
+			if code != 0 {
+				t.Errorf("exit %d, stderr: %s", code, errb.String())
+			}
+			return code
+		case <-time.After(30 * time.Second):
+			t.Fatal("gatehouse-dev did not stop")
+			return -1
+		}
+	}}
+	t.Cleanup(func() { d.stop() })
+	deadline := time.Now().Add(90 * time.Second)
+	for !strings.Contains(out.String(), "MCP client configuration") {
+		select {
+		case code := <-done:
+			stopped = true
+			t.Fatalf("gatehouse-dev exited with %d before its banner; stderr: %s\n%s", code, errb.String(), out.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no banner:\n%s", out.String())
+		}
+	}
+	text := out.String()
+	start := strings.Index(text, "\nGatehouse is running")
+	if start < 0 {
+		t.Fatalf("no banner start:\n%s", text)
+	}
+	d.banner = text[start:]
+	return d
+}
+
+// field returns the address of the banner row labelled label.
+func (d *dev) field(t *testing.T, label string) string {
+	t.Helper()
+	m := regexp.MustCompile(`(?m)^  ` + regexp.QuoteMeta(label) + `:\s+(\S+)`).FindStringSubmatch(d.banner)
+	if m == nil {
+		t.Fatalf("no %q in the banner:\n%s", label, d.banner)
+	}
+	return m[1]
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func mustGet200(t *testing.T, url string) string {
+	t.Helper()
+	code, body := get(t, url)
+	if code != http.StatusOK {
+		t.Errorf("GET %s: %d %s", url, code, body)
+	}
+	return body
+}
+
+// listTools initializes an MCP session at url with token (none: no Authorization header)
+// and lists the tools.
+func listTools(t *testing.T, url, token string) error {
+	t.Helper()
+	var opts []transport.StreamableHTTPCOption
+	if token != "" {
+		opts = append(opts, transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + token}))
+	}
+	tr, err := transport.NewStreamableHTTP(url, opts...)
+	if err != nil {
+		return err
+	}
+	c := client.NewClient(tr)
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := c.Start(ctx); err != nil {
+		return err
+	}
+	init := mcp.InitializeRequest{}
+	init.Params.ProtocolVersion = mcp.LATEST_PROTOCOL_VERSION
+	init.Params.ClientInfo = mcp.Implementation{Name: "gatehousedev-test", Version: "1"}
+	if _, err := c.Initialize(ctx, init); err != nil {
+		return fmt.Errorf("initialize: %w", err)
+	}
+	res, err := c.ListTools(ctx, mcp.ListToolsRequest{})
+	if err != nil {
+		return fmt.Errorf("tools/list: %w", err)
+	}
+	if len(res.Tools) == 0 {
+		return fmt.Errorf("no tools at %s", url)
+	}
+	return nil
+}
+
+// The banner lists every address the platform serves, and every one of them answers: the
+// edge (metadata and each server's MCP endpoint, which refuses a request without a token and
+// serves one with the token from the printed command), the issuer, the authz service's gRPC
+// and HTTP sides and its metrics, and each adapter's own address. No other address is in it.
+func TestDevBanner(t *testing.T) {
+	d := startDev(t, "--user", "dana")
+	t.Logf("banner:\n%s", d.banner)
+	checked := map[string]bool{} // host:port of every address checked
+	hostport := func(addr string) string {
+		return regexp.MustCompile(`127\.0\.0\.1:\d+`).FindString(addr)
+	}
+
+	edge := d.field(t, "edge")
+	checked[hostport(edge)] = true
+	mustGet200(t, edge+contract.WellKnownPRM)
+
+	iss := d.field(t, "OIDC issuer")
+	checked[hostport(iss)] = true
+	var disc struct {
+		Issuer string `json:"issuer"`
+	}
+	if err := json.Unmarshal([]byte(mustGet200(t, iss+"/.well-known/openid-configuration")), &disc); err != nil || disc.Issuer != iss {
+		t.Errorf("discovery at %s: issuer %q, %v", iss, disc.Issuer, err)
+	}
+
+	grpcAddr := d.field(t, "authz gRPC")
+	checked[hostport(grpcAddr)] = true
+	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := authv3.NewAuthorizationClient(conn).Check(ctx, testkit.CheckRequest("GET", "/healthz", "", nil, "")); err != nil {
+		t.Errorf("ext_authz Check at %s: %v", grpcAddr, err)
+	}
+
+	authzHTTP := d.field(t, "authz HTTP")
+	checked[hostport(authzHTTP)] = true
+	mustGet200(t, authzHTTP+"/healthz")
+	mustGet200(t, authzHTTP+"/readyz")
+	metrics := d.field(t, "metrics")
+	if metrics != authzHTTP+"/metrics" {
+		t.Errorf("metrics at %s, want %s/metrics", metrics, authzHTTP)
+	}
+	if body := mustGet200(t, metrics); !strings.Contains(body, "gatehouse_authz_") {
+		t.Errorf("no gatehouse_authz_ metrics at %s", metrics)
+	}
+
+	// The token command, run as printed.
+	m := regexp.MustCompile(`(?m)^  go run \./cmd/gatehouse-dev (token .*)$`).FindStringSubmatch(d.banner)
+	if m == nil {
+		t.Fatalf("no token command in the banner")
+	}
+	tok := run(strings.Fields(m[1])...)
+	if tok.Code != 0 || tok.Stderr != "" || strings.Count(tok.Stdout, ".") != 2 || strings.Count(tok.Stdout, "\n") != 1 {
+		t.Fatalf("%s: %+v", m[0], tok)
+	}
+	token := strings.TrimSpace(tok.Stdout)
+	if !strings.Contains(m[1], "--user sam") {
+		t.Errorf("the token command is not for another user than dana: %s", m[0])
+	}
+	oneLine(t, run(append(strings.Fields(m[1]), "--server", "no-such-server")...), "refused", "--server")
+
+	servers := regexp.MustCompile(`(?m)^    ([a-z0-9-]+)\s+(http://\S+)$`).FindAllStringSubmatch(d.banner, -1)
+	adapters := regexp.MustCompile(`(?m)^\s+adapter: (http://\S+)/mcp `).FindAllStringSubmatch(d.banner, -1)
+	if len(servers) == 0 || len(servers) != len(adapters) {
+		t.Fatalf("servers %q, adapters %q", servers, adapters)
+	}
+	for i, s := range servers {
+		name, url := s[1], s[2]
+		if url != edge+contract.MCPPath(name) {
+			t.Errorf("%s at %s, want the edge's %s", name, url, edge+contract.MCPPath(name))
+		}
+		checked[hostport(url)] = true
+		mustGet200(t, edge+contract.WellKnownPRM+contract.MCPPath(name))
+		mustGet200(t, authzHTTP+contract.WellKnownPRM+contract.MCPPath(name))
+		if err := listTools(t, url, ""); err == nil {
+			t.Errorf("%s: the edge served a request without a token", url)
+		}
+		if err := listTools(t, url, token); err != nil {
+			t.Errorf("%s with the printed command's token: %v", url, err)
+		}
+		adapter := adapters[i][1]
+		checked[hostport(adapter)] = true
+		mustGet200(t, adapter+"/healthz")
+		mustGet200(t, adapter+"/metrics")
+		if err := listTools(t, adapter+"/mcp", ""); err != nil {
+			t.Errorf("adapter %s: %v", adapter, err)
+		}
+	}
+
+	listed := d.banner[:strings.Index(d.banner, "MCP client configuration")]
+	for _, addr := range regexp.MustCompile(`127\.0\.0\.1:\d+`).FindAllString(listed, -1) {
+		if !checked[addr] {
+			t.Errorf("the banner lists %s, which this test does not check", addr)
+		}
+	}
+	if !strings.Contains(d.banner, "MCP client configuration (as dana)") {
+		t.Errorf("the client configuration is not for --user dana")
+	}
+
+	if code := d.stop(); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if !strings.Contains(d.out.String(), "stopping") {
+		t.Errorf("no stopping line")
+	}
+}
+
+// --insecure-test-identity still reaches the edge: an unauthenticated loopback client is
+// served as that user, and the platform says so loudly.
+func TestDevInsecureTestIdentity(t *testing.T) {
+	d := startDev(t, "--insecure-test-identity", "admin")
+	if !strings.Contains(d.out.String(), "INSECURE TEST IDENTITY ON") {
+		t.Errorf("no warning at start:\n%s", d.out.String())
+	}
+	edge := d.field(t, "edge")
+	if err := listTools(t, edge+"/mcp/catalyst-center", ""); err != nil {
+		t.Fatalf("unauthenticated request with the test identity: %v", err)
+	}
+}
+
+func TestSimulate(t *testing.T) {
+	out := &ecslogtest.Buffer{}
+	var errb bytes.Buffer
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int, 1)
+	go func() {
+		done <- Execute(ctx, []string{"simulate", "catalyst-center", "--listen", "127.0.0.1:0"}, out, &errb)
+	}()
+	re := regexp.MustCompile(`simulator on (http://\S+)`)
+	deadline := time.Now().Add(10 * time.Second)
+	var m []string
+	for m = re.FindStringSubmatch(out.String()); m == nil; m = re.FindStringSubmatch(out.String()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no address; stdout %q, stderr %q", out.String(), errb.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	req, _ := http.NewRequest(http.MethodPost, m[1]+"/dna/system/api/v1/auth/token", nil)
+	req.SetBasicAuth("admin", "C1sco12345")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("login: %s", resp.Status)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("exit %d, stderr %s", code, errb.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("did not stop")
+	}
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	oneLine(t, run("simulate", "catalyst-center", "--listen", l.Addr().String()), "--listen", l.Addr().String())
+}
