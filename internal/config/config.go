@@ -390,8 +390,8 @@ func (c *Config) Validate() error {
 	if c.OIDC.JWKSRefreshInterval < c.OIDC.JWKSMinRefreshInterval {
 		bad("oidc.jwks_refresh_interval", "must be at least jwks_min_refresh_interval")
 	}
-	if c.OIDC.TokenCacheSize < 0 {
-		bad("oidc.token_cache_size", "must not be negative")
+	if c.OIDC.TokenCacheSize < -1 {
+		bad("oidc.token_cache_size", "must be -1 (no cache) or a positive number of tokens, got %d", c.OIDC.TokenCacheSize)
 	}
 	if err := checkListen(c.Authz.GRPCListen); err != nil {
 		bad("authz.grpc_listen", "%v", err)

@@ -163,3 +163,15 @@ func TestInsecureHTTPIssuerNeedsOptIn(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// oidc.token_cache_size: -1 is documented as "no cache" and is accepted; below that is refused.
+func TestTokenCacheSwitch(t *testing.T) {
+	cfg, err := Parse([]byte(strings.Replace(minimal, "{issuer: https://idp.example.com}", "{issuer: https://idp.example.com, token_cache_size: -1}", 1)))
+	if err != nil || cfg.OIDC.TokenCacheSize != -1 {
+		t.Fatalf("token_cache_size -1: %v", err)
+	}
+	_, err = Parse([]byte(strings.Replace(minimal, "{issuer: https://idp.example.com}", "{issuer: https://idp.example.com, token_cache_size: -2}", 1)))
+	if err == nil || !strings.Contains(err.Error(), "oidc.token_cache_size") {
+		t.Fatalf("token_cache_size -2: %v", err)
+	}
+}

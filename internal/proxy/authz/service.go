@@ -47,7 +47,7 @@ func NewService(cfg *config.Config, log zerolog.Logger, opts oidc.Options) *Serv
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	opts.Logger = log
-	v := oidc.New(cfg.OIDC, opts)
+	v := oidc.New(verifierConfig(cfg.OIDC), opts)
 	eng := policy.NewEngine(cfg.Policy.Dir, cfg.Policy.ReloadInterval, log, reg)
 	s := &Service{
 		Config: cfg, Log: log, Verifier: v, Policies: eng, Registry: reg,
@@ -168,5 +168,21 @@ func (s *Service) watchReadiness(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// verifierConfig is what the token verifier needs from the oidc section.
+func verifierConfig(c config.OIDC) oidc.Config {
+	var idClaims []string
+	if c.IDTokenClaims != nil {
+		idClaims = *c.IDTokenClaims
+	}
+	return oidc.Config{
+		Issuer: c.Issuer, Algorithms: c.Algorithms, ClockSkew: c.ClockSkew,
+		JWKSMinRefreshInterval: c.JWKSMinRefreshInterval, JWKSRefreshInterval: c.JWKSRefreshInterval,
+		RequireJWTAccessTokenType: c.RequireJWTAccessTokenType, IDTokenClaims: idClaims,
+		Claims: oidc.ClaimNames{Groups: c.Claims.Groups, Scopes: c.Claims.Scopes, AMR: c.Claims.AMR,
+			Email: c.Claims.Email, ClientID: c.Claims.ClientID},
+		TokenCacheSize: c.TokenCacheSize,
 	}
 }

@@ -23,8 +23,6 @@ import (
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/rs/zerolog"
-
-	"github.com/gatehouse-mcp/gatehouse/internal/config"
 )
 
 const cryptoSHA256 = crypto.SHA256
@@ -92,6 +90,36 @@ func (e *TokenError) Unwrap() error { return e.Err }
 // Unavailable reports whether the token could not be checked (as opposed to being bad).
 func (e *TokenError) Unavailable() bool { return e.Reason == ReasonKeysUnavailable }
 
+// Config is what the verifier is told about the identity provider and its tokens
+// (gatehouse.yaml's oidc section, after defaults).
+type Config struct {
+	Issuer string
+	// Algorithms is the signing-algorithm allowlist (asymmetric algorithms only).
+	Algorithms []string
+	// ClockSkew is how far past exp (and before nbf) a token is still accepted.
+	ClockSkew time.Duration
+	// JWKSMinRefreshInterval rate-limits refreshes triggered by an unknown kid;
+	// JWKSRefreshInterval is the background refresh.
+	JWKSMinRefreshInterval, JWKSRefreshInterval time.Duration
+	// RequireJWTAccessTokenType accepts only typ at+jwt (RFC 9068).
+	RequireJWTAccessTokenType bool
+	// IDTokenClaims are claims only the IdP's ID tokens carry; a token with one is refused.
+	IDTokenClaims []string
+	Claims        ClaimNames
+	// TokenCacheSize bounds the cache of verified tokens; 0 or less disables it.
+	TokenCacheSize int
+}
+
+// ClaimNames say which claims carry groups, scopes, amr, email and the client id. A dotted
+// name (realm_access.roles) reaches into nested objects; lists are tried in order.
+type ClaimNames struct {
+	Groups   string
+	Scopes   []string
+	AMR      string
+	Email    string
+	ClientID []string
+}
+
 // Options tune a Verifier beyond the config file, mostly for tests.
 type Options struct {
 	HTTPClient *http.Client
@@ -101,7 +129,7 @@ type Options struct {
 
 // Verifier checks access tokens of one issuer. It is safe for concurrent use.
 type Verifier struct {
-	cfg      config.OIDC
+	cfg      Config
 	now      func() time.Time
 	client   *http.Client
 	log      zerolog.Logger
@@ -113,7 +141,7 @@ type Verifier struct {
 }
 
 // New returns a Verifier; call Run to discover the issuer and keep its keys fresh.
-func New(cfg config.OIDC, opts Options) *Verifier {
+func New(cfg Config, opts Options) *Verifier {
 	now := opts.Now
 	if now == nil {
 		now = time.Now
@@ -270,11 +298,9 @@ func (v *Verifier) verify(ctx context.Context, raw string) (*Identity, error) {
 // labels them typ "ID". The audience check catches most ID tokens anyway (their audience is
 // a client id), but not where a server accepts a client id as audience.
 func (v *Verifier) looksLikeIDToken(claims map[string]any) bool {
-	if v.cfg.IDTokenClaims != nil {
-		for _, c := range *v.cfg.IDTokenClaims {
-			if _, ok := claims[c]; ok {
-				return true
-			}
+	for _, c := range v.cfg.IDTokenClaims {
+		if _, ok := claims[c]; ok {
+			return true
 		}
 	}
 	return claims["typ"] == "ID"

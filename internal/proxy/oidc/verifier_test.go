@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse-mcp/gatehouse/internal/config"
 	"github.com/gatehouse-mcp/gatehouse/internal/proxy/oidc"
 	"github.com/gatehouse-mcp/gatehouse/internal/proxy/oidc/oidctest"
 	"github.com/gatehouse-mcp/gatehouse/internal/testkit"
@@ -14,16 +13,16 @@ import (
 
 const aud = "http://127.0.0.1:8080/mcp/catalyst-center"
 
-func newVerifier(t *testing.T, iss *oidctest.Issuer, mod func(*config.OIDC)) *oidc.Verifier {
+func newVerifier(t *testing.T, iss *oidctest.Issuer, mod func(*oidc.Config)) *oidc.Verifier {
 	t.Helper()
-	cfg := config.OIDC{
+	cfg := oidc.Config{
 		Issuer:                 iss.URL,
 		Algorithms:             []string{"RS256", "ES256"},
 		ClockSkew:              30 * time.Second,
 		JWKSMinRefreshInterval: time.Hour,
 		JWKSRefreshInterval:    time.Hour,
 		TokenCacheSize:         100,
-		Claims: config.Claims{Groups: "groups", Scopes: []string{"scope", "scp"}, AMR: "amr", Email: "email",
+		Claims: oidc.ClaimNames{Groups: "groups", Scopes: []string{"scope", "scp"}, AMR: "amr", Email: "email",
 			ClientID: []string{"client_id", "azp"}},
 	}
 	if mod != nil {
@@ -54,7 +53,7 @@ func reason(t *testing.T, err error) oidc.Reason {
 
 func TestClaimMapping(t *testing.T) {
 	iss := oidctest.NewIssuer(t)
-	v := newVerifier(t, iss, func(c *config.OIDC) { c.Claims.Groups = "realm_access.roles" })
+	v := newVerifier(t, iss, func(c *oidc.Config) { c.Claims.Groups = "realm_access.roles" })
 	c := iss.Claims("alice", aud)
 	c["realm_access"] = map[string]any{"roles": []any{"network-engineers"}}
 	c["scope"] = "mcp:tools openid"
@@ -73,7 +72,7 @@ func TestClaimMapping(t *testing.T) {
 // security 20: an unknown kid triggers one JWKS refresh, rate-limited.
 func TestUnknownKidRefreshIsRateLimited(t *testing.T) {
 	iss := oidctest.NewIssuer(t)
-	v := newVerifier(t, iss, func(c *config.OIDC) { c.JWKSMinRefreshInterval = time.Hour })
+	v := newVerifier(t, iss, func(c *oidc.Config) { c.JWKSMinRefreshInterval = time.Hour })
 	before := iss.JWKSRequests.Load()
 
 	// A key the issuer has just rotated to: one refresh finds it.
@@ -95,7 +94,7 @@ func TestUnknownKidRefreshIsRateLimited(t *testing.T) {
 func TestRotationPicksUpNewKeyOnce(t *testing.T) {
 	iss := oidctest.NewIssuer(t)
 	clock := testkit.NewClock(time.Now()) // rate limits are tested without sleeping
-	cfg := config.OIDC{Issuer: iss.URL, Algorithms: []string{"RS256", "ES256"}, ClockSkew: time.Minute,
+	cfg := oidc.Config{Issuer: iss.URL, Algorithms: []string{"RS256", "ES256"}, ClockSkew: time.Minute,
 		JWKSMinRefreshInterval: 10 * time.Second, JWKSRefreshInterval: time.Hour}
 	v := oidc.New(cfg, oidc.Options{Now: clock.Now})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -149,7 +148,7 @@ func TestRotationPicksUpNewKeyOnce(t *testing.T) {
 // security 20: an IdP outage keeps cached keys working.
 func TestOutageKeepsCachedKeys(t *testing.T) {
 	iss := oidctest.NewIssuer(t)
-	v := newVerifier(t, iss, func(c *config.OIDC) { c.JWKSMinRefreshInterval = time.Second; c.TokenCacheSize = -1 })
+	v := newVerifier(t, iss, func(c *oidc.Config) { c.JWKSMinRefreshInterval = time.Second; c.TokenCacheSize = -1 })
 	iss.Down.Store(true)
 	time.Sleep(1100 * time.Millisecond)
 	// Unknown kid: the refresh fails, so the token cannot be judged: "unavailable" (503,
@@ -167,7 +166,7 @@ func TestOutageKeepsCachedKeys(t *testing.T) {
 func TestNotReadyWhileIssuerDown(t *testing.T) {
 	iss := oidctest.NewIssuer(t)
 	iss.Down.Store(true)
-	v := oidc.New(config.OIDC{Issuer: iss.URL, Algorithms: []string{"RS256"}, JWKSMinRefreshInterval: time.Second, JWKSRefreshInterval: time.Hour}, oidc.Options{})
+	v := oidc.New(oidc.Config{Issuer: iss.URL, Algorithms: []string{"RS256"}, JWKSMinRefreshInterval: time.Second, JWKSRefreshInterval: time.Hour}, oidc.Options{})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go v.Run(ctx)
@@ -192,7 +191,7 @@ func TestNotReadyWhileIssuerDown(t *testing.T) {
 func TestCachedTokenStillExpires(t *testing.T) {
 	iss := oidctest.NewIssuer(t)
 	clock := testkit.NewClock(time.Now())
-	cfg := config.OIDC{Issuer: iss.URL, Algorithms: []string{"RS256"}, ClockSkew: 10 * time.Second,
+	cfg := oidc.Config{Issuer: iss.URL, Algorithms: []string{"RS256"}, ClockSkew: 10 * time.Second,
 		JWKSMinRefreshInterval: time.Hour, JWKSRefreshInterval: time.Hour, TokenCacheSize: 10}
 	v := oidc.New(cfg, oidc.Options{Now: clock.Now})
 	ctx, cancel := context.WithCancel(context.Background())
