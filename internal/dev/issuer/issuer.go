@@ -1,4 +1,4 @@
-// Package issuer is the development OpenID Connect issuer that `gatehouse dev` runs: discovery
+// Package issuer is the development OpenID Connect issuer that `gatehouse-dev` runs: discovery
 // (OIDC and RFC 8414), a JWKS, RFC 9068 access tokens with RFC 8707 resource audiences, the
 // authorization-code flow with PKCE and a local login page (pick a demo user), dynamic client
 // registration (RFC 7591) so MCP clients can sign in on their own, and the password and
@@ -87,7 +87,7 @@ type Issuer struct {
 	codes   map[string]*pendingCode
 }
 
-// CLIClient is a public client pre-registered for `gatehouse token` and tests.
+// CLIClient is a public client pre-registered for `gatehouse-dev token` and tests.
 const CLIClient = "gatehouse-cli"
 
 // New makes an issuer with a fresh signing key.

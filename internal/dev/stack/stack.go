@@ -1,7 +1,7 @@
 // Package stack runs the whole Gatehouse platform in one process for local development and
 // end-to-end tests: the development OIDC issuer, the authz service, the Catalyst Center
 // adapter against its simulator, the edge model (as the control plane would build it) and the
-// Go dev edge — all on loopback. `gatehouse dev` is a thin wrapper around Start.
+// Go dev edge — all on loopback. `gatehouse-dev` (internal/cli/gatehousedev) is a thin wrapper around Start.
 package stack
 
 import (
@@ -33,7 +33,7 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/internal/proxy/oidc"
 )
 
-// Options configure the stack. Zero ports pick free ones (tests); `gatehouse dev` uses fixed
+// Options configure the stack. Zero ports pick free ones (tests); `gatehouse-dev` uses fixed
 // defaults so that clients keep their configuration between runs.
 type Options struct {
 	Host       string // default 127.0.0.1
