@@ -330,3 +330,40 @@ func TestBodyLimitAtTheEdge(t *testing.T) {
 		t.Fatalf("oversize body: %d", resp.StatusCode)
 	}
 }
+
+// A 2026-07-28 client that still sends initialize is answered by the edge with the spec's
+// error (404, -32601, naming what to send instead and the supported versions); the adapter
+// never sees it. The same client's tools/call, with its version in _meta, goes through.
+func TestModernInitializeAnsweredAtTheEdge(t *testing.T) {
+	s, rec := start(t)
+	nina, _ := s.Token("nina")
+	modern := map[string]string{"Authorization": "Bearer " + nina, "MCP-Protocol-Version": "2026-07-28",
+		"Mcp-Method": "initialize"}
+	resp, body := post(t, s.ServerURL("catalyst-center"), modern,
+		`{"jsonrpc":"2.0","id":"i-1","method":"initialize","params":{"protocolVersion":"2026-07-28","capabilities":{},`+
+			`"clientInfo":{"name":"t","version":"1"},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}`)
+	var m struct {
+		ID    string `json:"id"`
+		Error struct {
+			Code    int    `json:"code"`
+			Message string `json:"message"`
+			Data    struct {
+				Supported []string `json:"supported"`
+			} `json:"data"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(body, &m); err != nil || resp.StatusCode != 404 || m.ID != "i-1" || m.Error.Code != -32601 ||
+		!strings.Contains(m.Error.Message, "server/discover") || len(m.Error.Data.Supported) != 3 {
+		t.Fatalf("initialize under 2026-07-28: %d %s", resp.StatusCode, body)
+	}
+	if len(rec.all()) != 0 {
+		t.Fatal("a 2026-07-28 initialize reached the adapter")
+	}
+	modern["Mcp-Method"], modern["Mcp-Name"] = "tools/call", "list_sites"
+	resp, body = post(t, s.ServerURL("catalyst-center"), modern,
+		`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"list_sites","arguments":{},`+
+			`"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}`)
+	if resp.StatusCode != 200 || len(rec.all()) != 1 || strings.Contains(string(body), `"error"`) {
+		t.Fatalf("tools/call under 2026-07-28: %d %s", resp.StatusCode, body)
+	}
+}
