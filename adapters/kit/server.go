@@ -166,7 +166,7 @@ func (s *Server) call(ctx context.Context, tool string, run func(context.Context
 
 // caller is what the edge says about a request (it removed any client-sent copies).
 type caller struct {
-	subject, decisionID, traceID string
+	subject, email, decisionID, traceID string
 }
 
 type callerKey struct{}
@@ -176,6 +176,7 @@ type callerKey struct{}
 func withCaller(ctx context.Context, r *http.Request) context.Context {
 	c := caller{
 		subject:    r.Header.Get(contract.HeaderSubject),
+		email:      r.Header.Get(contract.HeaderEmail),
 		decisionID: r.Header.Get(contract.HeaderDecisionID),
 		traceID:    r.Header.Get("X-Request-Id"),
 	}
@@ -193,6 +194,10 @@ func callerFrom(ctx context.Context) caller {
 // Subject returns the caller's subject as the edge asserted it, for audit fields upstream
 // (a change ticket's "requested by"). Never use it to decide anything: the policy already did.
 func Subject(ctx context.Context) string { return callerFrom(ctx).subject }
+
+// Email returns the caller's email as the edge asserted it from the verified token (empty
+// when the token has none), to find the caller's own records upstream ("my incidents").
+func Email(ctx context.Context) string { return callerFrom(ctx).email }
 
 // DecisionID returns the edge's decision id for this call, to join audit trails.
 func DecisionID(ctx context.Context) string { return callerFrom(ctx).decisionID }

@@ -75,6 +75,9 @@ type Request struct {
 	Path   string
 	Query  url.Values
 	Body   any // JSON-encoded when not nil
+	// Form is sent as application/x-www-form-urlencoded instead of Body (OAuth token
+	// endpoints); like every body, it is never logged.
+	Form   url.Values
 	Header http.Header
 	// Idempotent marks a non-GET request as safe to retry (a read expressed as POST).
 	// GET, HEAD, PUT, DELETE and OPTIONS are idempotent by HTTP's definition.
@@ -147,7 +150,10 @@ func (e *UpstreamError) Unwrap() error { return e.Err }
 // Do sends req and, for a 2xx answer, decodes its JSON body into out (if not nil).
 func (c *Client) Do(ctx context.Context, req Request, out any) (*Response, error) {
 	var body []byte
-	if req.Body != nil {
+	switch {
+	case req.Form != nil:
+		body = []byte(req.Form.Encode())
+	case req.Body != nil:
 		b, err := json.Marshal(req.Body)
 		if err != nil {
 			return nil, fmt.Errorf("encode %s request: %w", c.Label, err)
@@ -237,7 +243,10 @@ func (c *Client) once(ctx context.Context, req Request, body []byte) (*Response,
 		}
 	}
 	hr.Header.Set("Accept", "application/json")
-	if body != nil {
+	switch {
+	case req.Form != nil:
+		hr.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	case body != nil:
 		hr.Header.Set("Content-Type", "application/json")
 	}
 	switch {

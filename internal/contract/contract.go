@@ -51,6 +51,7 @@ func ParseRESTPath(path string) (server, tool string, ok bool) {
 const (
 	HeaderPrefix     = "x-gatehouse-"
 	HeaderSubject    = "x-gatehouse-subject"
+	HeaderEmail      = "x-gatehouse-email" // when the verified token carries one
 	HeaderDecisionID = "x-gatehouse-decision-id"
 )
 

@@ -2,6 +2,7 @@ package authz_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 
+	"github.com/gatehouse-mcp/gatehouse/internal/config"
 	"github.com/gatehouse-mcp/gatehouse/internal/proxy/authz"
 	"github.com/gatehouse-mcp/gatehouse/internal/proxy/mcpmsg"
 	"github.com/gatehouse-mcp/gatehouse/internal/proxy/oidc/oidctest"
@@ -23,7 +25,7 @@ func TestAllowedCallGetsIdentityHeaders(t *testing.T) {
 	h := newHarness(t)
 	tok := h.token(cc, "alice", []string{"network-engineers"})
 	set, removed := allowed(t, h.check(mcpPost(cc, tok, callBody(7, "list_devices", map[string]any{"limit": 5}))))
-	if set[authz.HeaderSubject] != "alice" || set[authz.HeaderDecisionID] == "" {
+	if set[authz.HeaderSubject] != "alice" || set[authz.HeaderDecisionID] == "" || set["x-gatehouse-email"] != "alice@example.com" {
 		t.Fatalf("identity headers: %v", set)
 	}
 	if set["x-gatehouse-roles"] != "network-engineers" {
@@ -40,8 +42,9 @@ func TestClientIdentityHeadersStripped(t *testing.T) {
 	h := newHarness(t)
 	tok := h.token(cc, "alice", []string{"network-engineers"})
 	set, removed := allowed(t, h.check(mcpPost(cc, tok, callBody(1, "list_devices", nil),
-		"x-gatehouse-subject", "admin", "x-gatehouse-roles", "admin", "x-gatehouse-impersonate", "root")))
-	if set[authz.HeaderSubject] != "alice" || set["x-gatehouse-roles"] != "network-engineers" {
+		"x-gatehouse-subject", "admin", "x-gatehouse-roles", "admin", "x-gatehouse-impersonate", "root",
+		"x-gatehouse-email", "admin@example.com")))
+	if set[authz.HeaderSubject] != "alice" || set["x-gatehouse-roles"] != "network-engineers" || set["x-gatehouse-email"] != "alice@example.com" {
 		t.Fatalf("client-sent identity survived: %v", set)
 	}
 	if !slices.Contains(removed, "x-gatehouse-impersonate") {
@@ -378,8 +381,10 @@ func TestKeyRotation(t *testing.T) {
 
 // Many Checks at once with one token share the cached identity and its memoized policy
 // input; under -race this proves that sharing is safe, and every answer is still right.
+// The evaluation timeout is generous: this is about decisions, not latency, and 640 Checks
+// under the race detector on a shared two-core runner can exceed the default 100 ms.
 func TestConcurrentChecks(t *testing.T) {
-	h := newHarness(t)
+	h := newHarness(t, withConfig(func(c *config.Config) { c.Policy.EvalTimeout = 5 * time.Second }))
 	ne := h.token(cc, "nina", []string{"network-engineers"})
 	sd := h.token(cc, "sam", []string{"service-desk"})
 	errs := make(chan string, 64)
@@ -398,7 +403,7 @@ func TestConcurrentChecks(t *testing.T) {
 					return
 				}
 				if got := resp.GetOkResponse() != nil; got != want {
-					errs <- "wrong decision under concurrency"
+					errs <- fmt.Sprintf("wrong decision under concurrency (want allow %v): %s", want, resp.GetDeniedResponse().GetBody())
 					return
 				}
 			}

@@ -64,8 +64,8 @@ const (
 )
 
 // upstreamHeaders are the headers an allowed request carries to the adapter (docs/architecture.md):
-// the headers the policy asked for, then the subject and decision id, which no policy can
-// override.
+// the headers the policy asked for, then the subject, its email and the decision id, which
+// no policy can override.
 func (s *Server) upstreamHeaders(r *request, d *policy.Decision) map[string]string {
 	set := map[string]string{}
 	if hvs, err := d.Result.GetResponseEnvoyHeaderValueOptions(); err == nil {
@@ -82,6 +82,9 @@ func (s *Server) upstreamHeaders(r *request, d *policy.Decision) map[string]stri
 		s.log.Warn().Err(err).Str("gatehouse.decision_id", r.decisionID).Msg("ignoring malformed headers from policy")
 	}
 	set[HeaderSubject] = r.identity.Subject
+	if r.identity.Email != "" {
+		set[contract.HeaderEmail] = r.identity.Email
+	}
 	set[HeaderDecisionID] = r.decisionID
 	return set
 }
