@@ -50,7 +50,7 @@ gotest: $(DEX) $(NODE) $(BIN)/testreport
 # Benchmarks (not part of `make test`); numbers go to BENCHMARKS.md.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/proxy/...
-	$(GO) test -run '^$$' -bench Footprint -benchtime 1x ./cmd/gatehouse-adapter-catalyst-center
+	$(GO) test -run '^$$' -bench Footprint -benchtime 1x ./cmd/gatehouse-adapter-catalyst-center ./cmd/gatehouse-adapter-servicenow
 	$(GO) test -run '^$$' -bench EdgeOverhead -benchtime 1x ./internal/dev/stack
 
 # A short fuzzing pass over every parser.
@@ -60,3 +60,5 @@ fuzz:
 	$(GO) test ./internal/proxy/authz -run '^$$' -fuzz FuzzCheck -fuzztime 30s
 	$(GO) test ./internal/config -run '^$$' -fuzz FuzzParse -fuzztime 30s
 	$(GO) test ./internal/dev/edge -run '^$$' -fuzz FuzzNormalize -fuzztime 30s
+	$(GO) test ./internal/contract -run '^$$' -fuzz FuzzTraceID -fuzztime 30s
+	$(GO) test ./adapters/servicenow/sim -run '^$$' -fuzz FuzzQuery -fuzztime 30s
