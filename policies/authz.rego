@@ -56,14 +56,41 @@ allow if {
 	required in {"read", "write", "execute"}
 	required in granted
 	not mfa_missing
+	count(refusals) == 0
 }
+
+# A tool a role may call although the role does not grant its action class
+# (rbac.tool_grants: role → server → tool names), such as network engineers opening change
+# requests in ServiceNow, where they otherwise only read.
+tool_granted if {
+	method_class == "tool"
+	input.tool
+	some role in roles
+	input.mcp.name in object.get(rbac, ["tool_grants", role, server], [])
+}
+
+allow if {
+	tool_granted
+	not mfa_missing
+	count(refusals) == 0
+}
+
+# Argument-level rules add to refusals (see servicenow.rego): each is a reason a call is
+# refused even though the caller's roles allow the tool. They apply to every role.
+
+mfa if "mfa" in object.get(input.subject, "amr", [])
+
+# The caller's roles permit the call, before MFA and argument rules.
+role_permits if required in granted
+
+role_permits if tool_granted
 
 # Destructive tools need a second factor when settings.mfa_for_destructive is on.
 mfa_missing if {
 	method_class == "tool"
 	input.tool.annotations.destructiveHint == true
 	data.gatehouse.settings.mfa_for_destructive == true
-	not "mfa" in object.get(input.subject, "amr", [])
+	not mfa
 }
 
 target := sprintf("tool %q", [input.mcp.name]) if method_class == "tool"
@@ -99,12 +126,18 @@ reasons contains msg if {
 	not allow
 	required in {"read", "write", "execute"}
 	not required in granted
+	not tool_granted
 	msg := sprintf("%s on server %q needs %q access; your roles %v grant %v there", [target, server, required, sort(roles), sort(granted)])
 }
 
 reasons contains msg if {
 	not allow
-	required in granted
+	some msg in refusals
+}
+
+reasons contains msg if {
+	not allow
+	role_permits
 	mfa_missing
 	msg := sprintf("%s is destructive and requires multi-factor authentication; sign in again with MFA", [target])
 }

@@ -68,8 +68,8 @@ test_network_engineer_radkit if {
 	authz.allow with input as call(mfa_subject(["network-engineers"]), "radkit", "exec_commands", deploy_tool)
 }
 
-test_network_engineer_not_servicenow if {
-	not authz.allow with input as call(subject(["network-engineers"]), "servicenow", "list_incidents", read_tool)
+test_network_engineer_reads_servicenow if {
+	authz.allow with input as call(subject(["network-engineers"]), "servicenow", "search_incidents", read_tool)
 }
 
 # service-desk: anything on servicenow, read on catalyst-center
@@ -207,7 +207,7 @@ test_tasks_cancel_needs_write if {
 # headers and reasons
 
 test_roles_header if {
-	authz.headers == {"x-gatehouse-roles": "developers,service-desk"} with input as call(subject(["service-desk", "developers"]), "servicenow", "list_incidents", read_tool)
+	authz.headers == {"x-gatehouse-roles": "developers,service-desk"} with input as call(subject(["service-desk", "developers"]), "servicenow", "search_incidents", read_tool)
 }
 
 test_no_reasons_when_allowed if {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gatehouse-mcp/gatehouse/adapters/catalystcenter"
 	"github.com/gatehouse-mcp/gatehouse/adapters/kit"
+	"github.com/gatehouse-mcp/gatehouse/adapters/servicenow"
 )
 
 // Declarations returns one server per adapter with its tools registered but no upstream
@@ -14,5 +15,7 @@ import (
 func Declarations() []*kit.Server {
 	cc := kit.NewServer(kit.Options{Name: catalystcenter.ServerName, Logger: zerolog.Nop()})
 	catalystcenter.Register(cc, nil)
-	return []*kit.Server{cc}
+	sn := kit.NewServer(kit.Options{Name: servicenow.ServerName, Logger: zerolog.Nop()})
+	servicenow.Register(sn, nil)
+	return []*kit.Server{cc, sn}
 }

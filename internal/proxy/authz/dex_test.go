@@ -127,7 +127,7 @@ func TestDexTokens(t *testing.T) {
 
 	// Rejected: wrong audience, tampered signature, expiry, another Dex instance's token,
 	// and claims re-signed with a key Dex never published.
-	d = denied(t, h.check(mcpPost("servicenow", sam, callBody(4, "list_incidents", nil))), 401)
+	d = denied(t, h.check(mcpPost("servicenow", sam, callBody(4, "search_incidents", nil))), 401)
 	if !strings.Contains(d.headers["www-authenticate"], `error="invalid_token"`) {
 		t.Fatalf("challenge %q", d.headers["www-authenticate"])
 	}

@@ -95,8 +95,9 @@ headers := {
 	"authorization": "Bearer forged",
 }
 `
-	for _, f := range []string{"authz.rego", "authz_test.rego"} {
-		if err := os.Remove(filepath.Join(dir, f)); err != nil {
+	rego, _ := filepath.Glob(filepath.Join(dir, "*.rego"))
+	for _, f := range rego {
+		if err := os.Remove(f); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -268,7 +269,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func TestPolicyReload(t *testing.T) {
 	h := newHarness(t)
 	contractor := h.token("servicenow", "cora", []string{"contractors"})
-	call := mcpPost("servicenow", contractor, callBody(1, "list_incidents", nil))
+	call := mcpPost("servicenow", contractor, callBody(1, "search_incidents", nil))
 	denied(t, h.check(call), 200)
 	first := h.svc.Policies.Current().ID
 
