@@ -1,8 +1,10 @@
 # syntax=docker/dockerfile:1
-# The production gatehouse binary (authz, control-plane, policy test, catalog, version): static,
-# non-root, on distroless. It links no development code (cmd/gatehouse/deps_test.go); the dev
-# platform, tokens and simulators are cmd/gatehouse-dev, which is never shipped.
+# The production gatehouse binary (authz, control-plane, policy test, catalog): static,
+# non-root, on distroless. It links no development code (cmd/gatehouse/deps_test.go).
 #   docker build -t ghcr.io/gatehouse-mcp/gatehouse:dev .
+# The development image (upstream simulators, the dev platform) is a separate target; never
+# deploy it:
+#   docker build --target dev -t ghcr.io/gatehouse-mcp/gatehouse-dev:dev .
 FROM golang:1.26 AS build
 WORKDIR /src
 COPY go.mod go.sum ./
@@ -11,6 +13,15 @@ COPY . .
 ARG VERSION=dev
 RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/gatehouse ./cmd/gatehouse
 
+FROM build AS build-dev
+RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /out/gatehouse-dev ./cmd/gatehouse-dev
+
+FROM gcr.io/distroless/static-debian12:nonroot AS dev
+COPY --from=build-dev /out/gatehouse-dev /usr/local/bin/gatehouse-dev
+USER nonroot:nonroot
+ENTRYPOINT ["/usr/local/bin/gatehouse-dev"]
+
+# The production image is the last stage, so a plain `docker build` makes it.
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/gatehouse /usr/local/bin/gatehouse
 # The default policy; deployments mount their own directory over it.

@@ -151,6 +151,20 @@ func TestComposeAgreesWithItsConfig(t *testing.T) {
 			t.Errorf("%s does not mount deploy/compose/gatehouse.yaml", name)
 		}
 	}
+	// The production image runs only production commands; simulators come from the
+	// development image (the production binary has none: cmd/gatehouse/deps_test.go).
+	for name, s := range c.Services {
+		switch {
+		case strings.HasPrefix(s.Image, "ghcr.io/gatehouse-mcp/gatehouse:"):
+			if len(s.Command) == 0 || !slices.Contains([]string{"authz", "control-plane"}, s.Command[0]) {
+				t.Errorf("%s runs %v on the production image, which has only authz and control-plane", name, s.Command)
+			}
+		case strings.HasPrefix(s.Image, "ghcr.io/gatehouse-mcp/gatehouse-dev:"):
+			if len(s.Command) < 2 || s.Command[0] != "simulate" || !strings.HasSuffix(name, "-sim") {
+				t.Errorf("%s runs %v on the development image; only simulators may", name, s.Command)
+			}
+		}
+	}
 	if src, ok := authz.mounts(cfg.Policy.Dir); !ok || src != "./policies" {
 		t.Errorf("authz does not mount ./policies at policy.dir %s", cfg.Policy.Dir)
 	}

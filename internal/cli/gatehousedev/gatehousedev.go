@@ -28,6 +28,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gatehouse-mcp/gatehouse/adapters/catalystcenter/sim"
+	snsim "github.com/gatehouse-mcp/gatehouse/adapters/servicenow/sim"
 	"github.com/gatehouse-mcp/gatehouse/internal/cli"
 	"github.com/gatehouse-mcp/gatehouse/internal/contract"
 	"github.com/gatehouse-mcp/gatehouse/internal/dev/issuer"
@@ -78,7 +79,7 @@ Development only: the production binary is gatehouse (cmd/gatehouse).`,
 		Use:     "simulate",
 		Short:   "Serve an upstream API simulator (development and tests, never production)",
 		Example: "  go run ./cmd/gatehouse-dev simulate catalyst-center --listen 127.0.0.1:9000",
-	}, simulateCatalystCenterCommand()))
+	}, simulateCatalystCenterCommand(), simulateServiceNowCommand()))
 	return root
 }
 
@@ -170,6 +171,11 @@ func banner(s *stack.Stack, user string) (string, error) {
 		fmt.Fprintf(&b, "    %-18s %s\n", srv.Name, s.ServerURL(srv.Name))
 		if a, ok := s.Adapters[srv.Name]; ok {
 			fmt.Fprintf(&b, "    %-18s adapter: %s/mcp (direct, not authorized; /healthz, /metrics)\n", "", a)
+		}
+		for _, up := range s.Upstreams {
+			if up.Server == srv.Name {
+				fmt.Fprintf(&b, "    %-18s simulator: %s (its upstream API; credentials: %s simulate %s --help)\n", "", up.URL, runCommand, up.Server)
+			}
 		}
 	}
 	fmt.Fprintf(&b, "\nAnother user's token (printed alone; in scripts: export TOKEN=$(<command>)):\n\n  %s\n",
@@ -305,20 +311,46 @@ admin, password C1sco12345.`,
     GATEHOUSE_SECRET_CATALYST_CENTER_PASSWORD=C1sco12345 \
     go run ./cmd/gatehouse-adapter-catalyst-center --secrets env --listen 127.0.0.1:8101`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runSimulate(cmd.Context(), listen, cmd.OutOrStdout())
+			return runSimulate(cmd.Context(), listen, cmd.OutOrStdout(), sim.New(sim.Options{}),
+				"Catalyst Center simulator on http://%s (user admin, password C1sco12345; Ctrl-C stops it)\n")
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:9000", "address to serve the simulated API on; port 0 picks a free one")
 	return cmd
 }
 
-func runSimulate(ctx context.Context, listen string, stdout io.Writer) error {
+func simulateServiceNowCommand() *cobra.Command {
+	var listen string
+	cmd := &cobra.Command{
+		Use:   "servicenow",
+		Short: "Serve a stateful ServiceNow API simulator",
+		Long: fmt.Sprintf(`Serve the ServiceNow simulator the dev platform uses (Table API, Change Management API,
+OAuth tokens that expire, the change state model with approvals, CMDB network gear that matches
+the Catalyst Center simulator's devices), for running an adapter against by hand. OAuth client
+%s / %s (client credentials), or Basic %s / %s.`,
+			snsim.DefaultClientID, snsim.DefaultClientSecret, snsim.DefaultUsername, snsim.DefaultPassword),
+		Example: fmt.Sprintf(`  go run ./cmd/gatehouse-dev simulate servicenow --listen 127.0.0.1:9001
+  SERVICENOW_URL=http://127.0.0.1:9001 GATEHOUSE_SECRET_SERVICENOW_CLIENT_ID=%s \
+    GATEHOUSE_SECRET_SERVICENOW_CLIENT_SECRET=%s \
+    go run ./cmd/gatehouse-adapter-servicenow --secrets env --listen 127.0.0.1:8102`,
+			snsim.DefaultClientID, snsim.DefaultClientSecret),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runSimulate(cmd.Context(), listen, cmd.OutOrStdout(), snsim.New(snsim.Options{}),
+				"ServiceNow simulator on http://%s (OAuth client "+snsim.DefaultClientID+" / "+snsim.DefaultClientSecret+
+					"; Ctrl-C stops it)\n")
+		},
+	}
+	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:9001", "address to serve the simulated API on; port 0 picks a free one")
+	return cmd
+}
+
+func runSimulate(ctx context.Context, listen string, stdout io.Writer, h http.Handler, banner string) error {
 	l, err := net.Listen("tcp", listen)
 	if err != nil {
 		return fmt.Errorf("--listen: %w", err)
 	}
-	fmt.Fprintf(stdout, "Catalyst Center simulator on http://%s (user admin, password C1sco12345; Ctrl-C stops it)\n", l.Addr())
-	srv := &http.Server{Handler: sim.New(sim.Options{}), ReadHeaderTimeout: 10 * time.Second}
+	fmt.Fprintf(stdout, banner, l.Addr())
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go func() { <-ctx.Done(); _ = srv.Close() }()

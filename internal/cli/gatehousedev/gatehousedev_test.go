@@ -59,7 +59,7 @@ func TestCommands(t *testing.T) {
 	for _, p := range clitest.Paths(newRoot()) {
 		got = append(got, strings.Join(p, " "))
 	}
-	want := []string{"", "simulate", "simulate catalyst-center", "token", "help"}
+	want := []string{"", "simulate", "simulate catalyst-center", "simulate servicenow", "token", "help"}
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("commands %q, want %q", got, want)
 	}
@@ -347,6 +347,17 @@ func TestDevBanner(t *testing.T) {
 		}
 	}
 
+	for _, m := range regexp.MustCompile(`(?m)^\s+simulator: (http://\S+) `).FindAllStringSubmatch(d.banner, -1) {
+		// A simulated upstream answers (401 without its credentials) on the listed address.
+		resp, err := http.Get(m[1] + "/api/now/table/incident")
+		if err != nil {
+			t.Errorf("simulator %s: %v", m[1], err)
+			continue
+		}
+		resp.Body.Close()
+		checked[hostport(m[1])] = true
+	}
+
 	listed := d.banner[:strings.Index(d.banner, "MCP client configuration")]
 	for _, addr := range regexp.MustCompile(`127\.0\.0\.1:\d+`).FindAllString(listed, -1) {
 		if !checked[addr] {
@@ -422,4 +433,55 @@ func TestSimulate(t *testing.T) {
 	}
 	defer l.Close()
 	oneLine(t, run("simulate", "catalyst-center", "--listen", l.Addr().String()), "--listen", l.Addr().String())
+}
+
+// simulate servicenow serves the ServiceNow simulator: the OAuth client its help names gets
+// a token, and the token reads the Table API.
+func TestSimulateServiceNow(t *testing.T) {
+	out := &ecslogtest.Buffer{}
+	var errb bytes.Buffer
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int, 1)
+	go func() {
+		done <- Execute(ctx, []string{"simulate", "servicenow", "--listen", "127.0.0.1:0"}, out, &errb)
+	}()
+	re := regexp.MustCompile(`simulator on (http://\S+) \(OAuth client (\S+) / (\S+);`)
+	deadline := time.Now().Add(10 * time.Second)
+	var m []string
+	for m = re.FindStringSubmatch(out.String()); m == nil; m = re.FindStringSubmatch(out.String()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no address; stdout %q, stderr %q", out.String(), errb.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	resp, err := http.PostForm(m[1]+"/oauth_token.do", map[string][]string{"grant_type": {"client_credentials"},
+		"client_id": {m[2]}, "client_secret": {m[3]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&tok)
+	resp.Body.Close()
+	req, _ := http.NewRequest(http.MethodGet, m[1]+"/api/now/table/incident?sysparm_limit=1", nil)
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("table read with the printed client's token: %s", resp.Status)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("exit %d, stderr %s", code, errb.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("did not stop")
+	}
 }

@@ -25,6 +25,8 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/adapters/catalystcenter"
 	"github.com/gatehouse-mcp/gatehouse/adapters/catalystcenter/sim"
 	"github.com/gatehouse-mcp/gatehouse/adapters/kit"
+	"github.com/gatehouse-mcp/gatehouse/adapters/servicenow"
+	snsim "github.com/gatehouse-mcp/gatehouse/adapters/servicenow/sim"
 	"github.com/gatehouse-mcp/gatehouse/internal/config"
 	"github.com/gatehouse-mcp/gatehouse/internal/controlplane/model"
 	"github.com/gatehouse-mcp/gatehouse/internal/dev/edge"
@@ -57,11 +59,14 @@ type Stack struct {
 	Config *config.Config
 	Issuer *issuer.Issuer
 	Authz  *authz.Service
-	Sim    *sim.Sim
+	Sim    *sim.Sim   // the Catalyst Center simulator
+	SNSim  *snsim.Sim // the ServiceNow simulator
 	// EdgeURL is the public base URL (the edge); MCP servers are at EdgeURL/mcp/<name>.
 	EdgeURL string
 	// Adapters maps server names to the adapters' own base URLs (for direct comparisons).
 	Adapters map[string]string
+	// Upstreams are the simulators the adapters call, in server order.
+	Upstreams []Upstream
 	// AuthzGRPC is the authz service's gRPC address.
 	AuthzGRPC string
 	// AuthzHTTP is the authz service's HTTP address (host:port): protected resource
@@ -75,6 +80,12 @@ type Stack struct {
 
 func listen(host string, port int) (net.Listener, error) {
 	return net.Listen("tcp", net.JoinHostPort(host, fmt.Sprint(port)))
+}
+
+// Upstream is a simulated upstream API and the server whose adapter calls it.
+type Upstream struct {
+	Server string
+	URL    string
 }
 
 // Start brings the platform up and returns once every part is ready.
@@ -111,24 +122,48 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	s.AuthzGRPC = grpcLis.Addr().String()
 	s.AuthzHTTP = httpLis.Addr().String()
 
-	// Adapters: Catalyst Center against its simulator, plus any test-only extras.
+	// Adapters, each against its upstream's simulator, plus any test-only extras.
 	s.Sim = sim.New(sim.Options{})
-	simLis, err := listen(opts.Host, 0)
-	if err != nil {
-		return fail(err)
-	}
-	s.serve(runCtx, simLis, s.Sim)
+	s.SNSim = snsim.New(snsim.Options{})
 	handlers := map[string]http.Handler{}
-	ccServer := kit.NewServer(kit.Options{Name: catalystcenter.ServerName, Version: "dev", Logger: log})
-	ccClient, err := catalystcenter.NewClient("http://"+simLis.Addr().String(), staticSecret{"username": "admin", "password": "C1sco12345"}, ccServer.Metrics, log)
-	if err != nil {
-		return fail(err)
+	for _, a := range []struct {
+		name     string
+		upstream http.Handler
+		register func(s *kit.Server, upstream string) error
+	}{
+		{catalystcenter.ServerName, s.Sim,
+			func(srv *kit.Server, upstream string) error {
+				c, err := catalystcenter.NewClient(upstream, staticSecret{"username": "admin", "password": "C1sco12345"}, srv.Metrics, log)
+				if err == nil {
+					catalystcenter.Register(srv, c)
+				}
+				return err
+			}},
+		{servicenow.ServerName, s.SNSim,
+			func(srv *kit.Server, upstream string) error {
+				c, err := servicenow.NewClient(upstream, staticSecret{"client_id": snsim.DefaultClientID,
+					"client_secret": snsim.DefaultClientSecret}, srv.Metrics, log)
+				if err == nil {
+					servicenow.Register(srv, c)
+				}
+				return err
+			}},
+	} {
+		l, err := listen(opts.Host, 0)
+		if err != nil {
+			return fail(err)
+		}
+		s.serve(runCtx, l, a.upstream)
+		s.Upstreams = append(s.Upstreams, Upstream{Server: a.name, URL: "http://" + l.Addr().String()})
+		srv := kit.NewServer(kit.Options{Name: a.name, Version: "dev", Logger: log})
+		if err := a.register(srv, "http://"+l.Addr().String()); err != nil {
+			return fail(fmt.Errorf("%s adapter: %w", a.name, err))
+		}
+		if err := srv.Err(); err != nil {
+			return fail(fmt.Errorf("%s adapter: %w", a.name, err))
+		}
+		handlers[a.name] = srv.Handler()
 	}
-	catalystcenter.Register(ccServer, ccClient)
-	if err := ccServer.Err(); err != nil {
-		return fail(err)
-	}
-	handlers[catalystcenter.ServerName] = ccServer.Handler()
 	for name, h := range opts.Extra {
 		handlers[name] = h
 	}
