@@ -13,6 +13,13 @@ import (
 // buildInput is the opa-envoy-plugin input document plus subject, mcp, tool and now. The
 // Authorization header is dropped from it: policies see the verified input.subject instead,
 // and a token must not surface through print() or a decision dump.
+//
+// The body is parsed once, by mcpmsg: input.parsed_body is that parse (as opa-envoy-plugin
+// names it), and the raw body (attributes.request.http.body / rawBody) is left out rather
+// than copied into the input a second time, base64-encoded. The whole input is a lazy object
+// (ast.LazyObject, as OPA's own server hands its input over): a part is converted to an OPA
+// value only when a rule reads it, so a megabyte of arguments costs nothing when the policy
+// looks at a tool's name. (An eager object would hash, and so convert, everything.)
 func (s *Server) buildInput(req *authv3.CheckRequest, r *request, tool map[string]any) (ast.Value, error) {
 	in, err := envoyauth.RequestToInput(req, nil, nil, true)
 	if err != nil {
@@ -24,6 +31,8 @@ func (s *Server) buildInput(req *authv3.CheckRequest, r *request, tool map[strin
 				if hs, ok := h["headers"].(map[string]any); ok {
 					delete(hs, "authorization")
 				}
+				delete(h, "body")
+				delete(h, "rawBody")
 			}
 		}
 	}
@@ -33,11 +42,14 @@ func (s *Server) buildInput(req *authv3.CheckRequest, r *request, tool map[strin
 		return nil, err
 	}
 	in["mcp"] = mcp
+	if r.msg.Body != nil {
+		in["parsed_body"] = r.msg.Body
+	}
 	if tool != nil {
 		in["tool"] = tool
 	}
 	in["now"] = s.now().UTC().Format(time.RFC3339)
-	return ast.InterfaceToValue(in)
+	return ast.LazyObject(in), nil
 }
 
 // subjectValue is input.subject as an OPA value; it is computed once per verified token.
@@ -71,8 +83,7 @@ func nonNil(s []string) []string {
 	return s
 }
 
-// mcpInput is input.mcp. params is converted once and arguments taken from it, so a large
-// argument object is not converted twice.
+// mcpInput is input.mcp; the message's params, arguments and ref are lazy (see buildInput).
 func mcpInput(r *request) (map[string]any, error) {
 	m := r.msg
 	out := map[string]any{
@@ -99,21 +110,13 @@ func mcpInput(r *request) (map[string]any, error) {
 	if m.Ref != nil {
 		out["ref"] = m.Ref
 	}
-	var params ast.Value
 	if m.Params != nil {
-		v, err := ast.InterfaceToValue(m.Params)
-		if err != nil {
-			return nil, err
-		}
-		params = v
-		out["params"] = v
+		out["params"] = m.Params
 	}
 	if m.Method == "tools/call" || m.Method == "prompts/get" {
-		var args ast.Value = ast.NewObject()
-		if obj, ok := params.(ast.Object); ok && m.Arguments != nil {
-			if a := obj.Get(ast.InternedTerm("arguments")); a != nil {
-				args = a.Value
-			}
+		args := m.Arguments
+		if args == nil {
+			args = map[string]any{}
 		}
 		out["arguments"] = args
 	}

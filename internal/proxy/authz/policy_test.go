@@ -89,6 +89,8 @@ headers := {
 	"x-echo-ce": input.attributes.contextExtensions.server,
 	"x-echo-has-authz": json.marshal(object.get(input.attributes.request.http.headers, "authorization", false)),
 	"x-echo-now": input.now,
+	"x-echo-parsed-body": json.marshal([input.parsed_body.method, input.parsed_body.id, object.get(input.parsed_body.params.arguments, "template_id", null)]),
+	"x-echo-raw-body": json.marshal([object.get(input.attributes.request.http, "rawBody", false), object.get(input.attributes.request.http, "body", false)]),
 	"mcp-session-id": "hijacked",
 	"x-envoy-original-path": "/admin",
 	"keep-alive": "timeout=1",
@@ -123,6 +125,9 @@ headers := {
 		"x-echo-path":      "mcp/" + cc,
 		"x-echo-ce":        cc,
 		"x-echo-has-authz": "false",
+		// The body parsed once (parsed_body, as opa-envoy-plugin names it); no raw copy.
+		"x-echo-parsed-body": `["tools/call",42,"t-7"]`,
+		"x-echo-raw-body":    `[false,false]`,
 	}
 	for k, v := range want {
 		if set[k] != v {

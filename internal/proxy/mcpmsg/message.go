@@ -97,6 +97,8 @@ type Message struct {
 	TaskID          string         // tasks/get, tasks/result, tasks/cancel: params.taskId
 	Ref             map[string]any // completion/complete: params.ref
 	SessionID       string         // Mcp-Session-Id (2025 revisions only)
+	// Body is the whole JSON-RPC object as parsed (nil for GET and DELETE).
+	Body map[string]any
 }
 
 // Error is a message that must not be forwarded, with the answer it gets.
@@ -168,6 +170,7 @@ func Parse(r HTTPRequest) (*Message, error) {
 	if err != nil {
 		return nil, err
 	}
+	m.Body = obj
 	if err := m.readParams(); err != nil {
 		return nil, err
 	}
@@ -583,8 +586,9 @@ func ParseREST(method, contentType, tool string, body []byte) (*Message, error) 
 		}
 		args = obj
 	}
-	return &Message{Kind: KindRequest, Method: "tools/call", Name: tool, Arguments: args,
-		Params: map[string]any{"name": tool, "arguments": args}}, nil
+	params := map[string]any{"name": tool, "arguments": args}
+	return &Message{Kind: KindRequest, Method: "tools/call", Name: tool, Arguments: args, Params: params,
+		Body: args}, nil
 }
 
 // knownMethods are the client-to-server methods of the revisions Gatehouse supports. The

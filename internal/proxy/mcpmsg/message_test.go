@@ -3,6 +3,7 @@ package mcpmsg
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -389,5 +390,73 @@ func TestSessionIDOnlyBefore2026(t *testing.T) {
 	m = mustParse(t, post(modernCall("x"), HeaderProtocolVersion, Version20260728, HeaderMethod, "tools/call", HeaderName, "x", HeaderSessionID, "s-1"))
 	if m.SessionID != "" {
 		t.Fatalf("2026-07-28 session id read: %q", m.SessionID)
+	}
+}
+
+// The ASCII fast path of key folding gives what the Unicode orbit walk gives, including for
+// the letters whose fold partners are outside ASCII (K and the Kelvin sign, S and the long s).
+func TestFoldASCIIAgreesWithFoldRune(t *testing.T) {
+	for c := 0; c < 0x80; c++ {
+		s := string(rune(c))
+		fast, ok := foldASCII(s)
+		if !ok || fast != string(foldRune(rune(c))) {
+			t.Fatalf("%q: fast %q, orbit %q", s, fast, string(foldRune(rune(c))))
+		}
+	}
+	if foldKey("\u212aind") != foldKey("kind") || foldKey("\u017fize") != foldKey("size") {
+		t.Fatal("a non-ASCII fold partner of an ASCII letter is not caught")
+	}
+}
+
+// The fold index finds twins by hash and, when different keys' hashes collide, still tells
+// twins from strangers by their folded forms.
+func TestFoldIndex(t *testing.T) {
+	for name, hash := range map[string]func(string) uint64{
+		"fnv":           foldHash,
+		"all collide":   func(string) uint64 { return 7 },
+		"two per value": func(s string) uint64 { return uint64(len(s) % 2) },
+	} {
+		x := foldIndex{hash: hash}
+		for _, k := range []string{"alpha", "beta", "gamma", "delta", "K1"} {
+			if prev, dup := x.add(k); dup {
+				t.Fatalf("%s: %q reported as a twin of %q", name, k, prev)
+			}
+		}
+		for twin, want := range map[string]string{"ALPHA": "alpha", "Beta": "beta", "\u212a1": "K1", "k1": "K1"} {
+			if prev, dup := x.add(twin); !dup || prev != want {
+				t.Fatalf("%s: %q: twin %q, %v; want %q", name, twin, prev, dup, want)
+			}
+		}
+	}
+	big := `{` + strings.Repeat(`"a":1,`, 0)
+	for i := range 40 {
+		big += fmt.Sprintf(`"k%d":%d,`, i, i)
+	}
+	if _, err := decodeStrict([]byte(big + `"K7":1}`)); err == nil || !strings.Contains(err.Error(), "repeats another key up to case") {
+		t.Fatalf("case twin in a large object: %v", err)
+	}
+	if _, err := decodeStrict([]byte(big + `"k7":1}`)); err == nil || !strings.Contains(err.Error(), `duplicate key "k7"`) {
+		t.Fatalf("duplicate in a large object: %v", err)
+	}
+}
+
+// BenchmarkDecodeLargeObject decodes a 1 MiB object of ~90,000 keys.
+func BenchmarkDecodeLargeObject(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString(`{`)
+	for i := 0; sb.Len() < 1<<20-20; i++ {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		fmt.Fprintf(&sb, `"k%d":%d`, i, i)
+	}
+	sb.WriteString(`}`)
+	data := []byte(sb.String())
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := decodeStrict(data); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -114,8 +114,8 @@ func (d *decoder) literal(word string) error {
 func (d *decoder) object(depth int) (any, error) {
 	d.pos++ // {
 	obj := map[string]any{}
-	var keys []string // insertion order, for the pairwise duplicate check
-	var folded map[string]struct{}
+	var keys []string            // insertion order, for the pairwise duplicate check
+	var folded foldIndex // for larger objects
 	d.skipSpace()
 	if d.pos < len(d.data) && d.data[d.pos] == '}' {
 		d.pos++
@@ -135,28 +135,27 @@ func (d *decoder) object(depth int) (any, error) {
 			return nil, err
 		}
 		key := k.(string)
-		if _, dup := obj[key]; dup {
-			return nil, &SyntaxError{Offset: keyStart, Msg: fmt.Sprintf("duplicate key %q", key)}
-		}
 		if len(keys) < smallObject {
 			for _, prev := range keys {
+				if prev == key {
+					return nil, &SyntaxError{Offset: keyStart, Msg: fmt.Sprintf("duplicate key %q", key)}
+				}
 				if strings.EqualFold(prev, key) {
 					return nil, &SyntaxError{Offset: keyStart, Msg: fmt.Sprintf("keys %q and %q differ only in case", prev, key)}
 				}
 			}
 			keys = append(keys, key)
 			if len(keys) == smallObject {
-				folded = make(map[string]struct{}, 2*smallObject)
 				for _, prev := range keys {
-					folded[foldKey(prev)] = struct{}{}
+					folded.add(prev)
 				}
 			}
-		} else {
-			f := foldKey(key)
-			if _, dup := folded[f]; dup {
-				return nil, &SyntaxError{Offset: keyStart, Msg: fmt.Sprintf("key %q repeats another key up to case", key)}
+		} else if prev, dup := folded.add(key); dup {
+			// An exact duplicate folds to the same key as its twin: one index finds both.
+			if prev == key {
+				return nil, &SyntaxError{Offset: keyStart, Msg: fmt.Sprintf("duplicate key %q", key)}
 			}
-			folded[f] = struct{}{}
+			return nil, &SyntaxError{Offset: keyStart, Msg: fmt.Sprintf("key %q repeats another key up to case", key)}
 		}
 		d.skipSpace()
 		if d.pos >= len(d.data) || d.data[d.pos] != ':' {
@@ -185,15 +184,104 @@ func (d *decoder) object(depth int) (any, error) {
 	}
 }
 
+// foldIndex finds keys equal up to case folding in a large object without allocating a
+// folded copy of every key: keys are indexed by a 64-bit hash of their folded form, and only
+// keys whose hashes meet (a twin, or a rare collision) are compared, exactly, by folded form.
+type foldIndex struct {
+	hash   func(string) uint64 // foldHash; tests force collisions
+	byHash map[uint64]string
+	exact  map[string]string // folded form → key, for keys whose hash collided
+}
+
+// add records key and returns an earlier key that folds to the same form, if any.
+func (x *foldIndex) add(key string) (string, bool) {
+	if x.byHash == nil {
+		x.byHash = make(map[uint64]string, 4*smallObject)
+	}
+	hash := x.hash
+	if hash == nil {
+		hash = foldHash
+	}
+	h := hash(key)
+	prev, hit := x.byHash[h]
+	if !hit {
+		x.byHash[h] = key
+		return "", false
+	}
+	f := foldKey(key)
+	if foldKey(prev) == f {
+		return prev, true
+	}
+	// A hash collision between different keys: fall back to comparing folded forms.
+	if x.exact == nil {
+		x.exact = map[string]string{}
+	}
+	if p, dup := x.exact[f]; dup {
+		return p, true
+	}
+	x.exact[f] = key
+	return "", false
+}
+
+// foldHash is FNV-1a over the folded form of s (upper-cased ASCII; other keys through
+// foldKey).
+func foldHash(s string) uint64 {
+	const offset, prime = 14695981039346656037, 1099511628211
+	h := uint64(offset)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x80 {
+			h = offset
+			f := foldKey(s)
+			for j := 0; j < len(f); j++ {
+				h = (h ^ uint64(f[j])) * prime
+			}
+			return h
+		}
+		if c >= 'a' && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		h = (h ^ uint64(c)) * prime
+	}
+	return h
+}
+
 // foldKey maps a key to a representative of its case-folding class, consistent with
 // strings.EqualFold (which the pairwise path uses).
 func foldKey(s string) string {
+	if k, ok := foldASCII(s); ok {
+		return k
+	}
 	var b strings.Builder
 	b.Grow(len(s))
 	for _, r := range s {
 		b.WriteRune(foldRune(r))
 	}
 	return b.String()
+}
+
+// foldASCII folds an all-ASCII key without walking Unicode case orbits: the smallest member
+// of an ASCII letter's orbit is its upper case (the non-ASCII partners of K and S, the Kelvin
+// sign and the long s, are larger), so upper-casing gives what foldRune would.
+func foldASCII(s string) (string, bool) {
+	lower := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x80 {
+			return "", false
+		}
+		lower = lower || (c >= 'a' && c <= 'z')
+	}
+	if !lower {
+		return s, true
+	}
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'a' && c <= 'z' {
+			b[i] = c - 'a' + 'A'
+		}
+	}
+	return string(b), true
 }
 
 // foldRune returns the smallest rune in r's simple case-folding orbit.
