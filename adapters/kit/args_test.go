@@ -135,20 +135,22 @@ func TestArgumentErrorsInWords(t *testing.T) {
 // traceparent (such as the bare 35-character prefix of one, which the kit used to accept)
 // falls back to X-Request-Id, as the edge's decision log does.
 func TestTraceIDInToolCallLog(t *testing.T) {
+	// trace.id is the edge's request id, which joins the adapter's line to the edge's
+	// decision; a client's traceparent is only ever the parent, and only when valid.
 	const trace = "4bf92f3577b34da6a3ce929d0e0e4736"
 	cases := []struct {
-		name    string
-		headers map[string]string
-		want    string
+		name, wantParent string
+		headers          map[string]string
+		want             string
 	}{
-		{"valid traceparent wins", map[string]string{"Traceparent": "00-" + trace + "-00f067aa0ba902b7-01", "X-Request-Id": "req-1"}, trace},
-		{"future version with extra fields", map[string]string{"Traceparent": "01-" + trace + "-00f067aa0ba902b7-01-later"}, trace},
-		{"prefix only", map[string]string{"Traceparent": "00-" + trace, "X-Request-Id": "req-2"}, "req-2"},
-		{"prefix with garbage", map[string]string{"Traceparent": "00-" + trace + "-garbage", "X-Request-Id": "req-3"}, "req-3"},
-		{"upper-case hex", map[string]string{"Traceparent": "00-" + strings.ToUpper(trace) + "-00f067aa0ba902b7-01", "X-Request-Id": "req-4"}, "req-4"},
-		{"all-zero trace id", map[string]string{"Traceparent": "00-00000000000000000000000000000000-00f067aa0ba902b7-01", "X-Request-Id": "req-5"}, "req-5"},
-		{"version ff", map[string]string{"Traceparent": "ff-" + trace + "-00f067aa0ba902b7-01", "X-Request-Id": "req-6"}, "req-6"},
-		{"request id only", map[string]string{"X-Request-Id": "req-7"}, "req-7"},
+		{"valid traceparent is the parent", trace, map[string]string{"Traceparent": "00-" + trace + "-00f067aa0ba902b7-01", "X-Request-Id": "req-1"}, "req-1"},
+		{"future version with extra fields", trace, map[string]string{"Traceparent": "01-" + trace + "-00f067aa0ba902b7-01-later", "X-Request-Id": "req-8"}, "req-8"},
+		{"prefix only", "", map[string]string{"Traceparent": "00-" + trace, "X-Request-Id": "req-2"}, "req-2"},
+		{"prefix with garbage", "", map[string]string{"Traceparent": "00-" + trace + "-garbage", "X-Request-Id": "req-3"}, "req-3"},
+		{"upper-case hex", "", map[string]string{"Traceparent": "00-" + strings.ToUpper(trace) + "-00f067aa0ba902b7-01", "X-Request-Id": "req-4"}, "req-4"},
+		{"all-zero trace id", "", map[string]string{"Traceparent": "00-00000000000000000000000000000000-00f067aa0ba902b7-01", "X-Request-Id": "req-5"}, "req-5"},
+		{"version ff", "", map[string]string{"Traceparent": "ff-" + trace + "-00f067aa0ba902b7-01", "X-Request-Id": "req-6"}, "req-6"},
+		{"request id only", "", map[string]string{"X-Request-Id": "req-7"}, "req-7"},
 	}
 	logs := &ecslogtest.Buffer{}
 	base := startServer(t, sampleServer(logs))
@@ -165,6 +167,9 @@ func TestTraceIDInToolCallLog(t *testing.T) {
 			last := lines[len(lines)-1]
 			if got := last["trace.id"]; got != tc.want {
 				t.Fatalf("trace.id = %v, want %q", got, tc.want)
+			}
+			if got := str(last["gatehouse.parent_trace_id"]); got != tc.wantParent {
+				t.Fatalf("gatehouse.parent_trace_id = %q, want %q", got, tc.wantParent)
 			}
 		})
 	}

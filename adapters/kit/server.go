@@ -157,6 +157,9 @@ func (s *Server) call(ctx context.Context, tool string, run func(context.Context
 			ev = ev.Str("error.message", err.Error())
 		}
 	}
+	if c.parentTraceID != "" {
+		ev = ev.Str("gatehouse.parent_trace_id", c.parentTraceID)
+	}
 	ev.Str("event.kind", "event").Str("event.action", "tool-call").Str("event.outcome", evOutcome).
 		Int64("event.duration", elapsed.Nanoseconds()).Str("gatehouse.tool", tool).
 		Str("user.id", c.subject).Str("gatehouse.decision_id", c.decisionID).Str("trace.id", c.traceID).
@@ -166,13 +169,14 @@ func (s *Server) call(ctx context.Context, tool string, run func(context.Context
 
 // caller is what the edge says about a request (it removed any client-sent copies).
 type caller struct {
-	subject, email, decisionID, traceID string
+	subject, email, decisionID, traceID, parentTraceID string
 }
 
 type callerKey struct{}
 
-// withCaller reads the edge's identity headers and the trace id: a valid W3C traceparent's
-// trace id, else X-Request-Id (as the edge's decision log does).
+// withCaller reads the edge's identity headers and the trace ids: trace.id is the edge's
+// request id (the edge makes it, so it joins this line to the edge's decision log); a
+// client's W3C traceparent is only the parent, never trusted as our own id.
 func withCaller(ctx context.Context, r *http.Request) context.Context {
 	c := caller{
 		subject:    r.Header.Get(contract.HeaderSubject),
@@ -181,7 +185,7 @@ func withCaller(ctx context.Context, r *http.Request) context.Context {
 		traceID:    r.Header.Get("X-Request-Id"),
 	}
 	if id, ok := contract.TraceID(r.Header.Get("Traceparent")); ok {
-		c.traceID = id
+		c.parentTraceID = id
 	}
 	return context.WithValue(ctx, callerKey{}, c)
 }

@@ -141,6 +141,9 @@ type Server struct {
 	Description string `yaml:"description"`
 	// Timeout bounds one upstream request (used by the edge).
 	Timeout time.Duration `yaml:"timeout"`
+	// MaxBodyBytes is the largest message this server accepts (default authz.max_body_bytes):
+	// a server whose tools take large arguments may allow more, one that takes none less.
+	MaxBodyBytes int `yaml:"max_body_bytes"`
 	// RESTBridge marks the server that serves /api/v1/mcp/<server>/tools/<tool> for clients
 	// that do not speak MCP. At most one server may set it.
 	RESTBridge bool `yaml:"rest_bridge"`
@@ -288,6 +291,9 @@ func (c *Config) applyDefaults() {
 	for i := range c.Servers {
 		if c.Servers[i].Timeout == 0 {
 			c.Servers[i].Timeout = 60 * time.Second
+		}
+		if c.Servers[i].MaxBodyBytes == 0 {
+			c.Servers[i].MaxBodyBytes = c.Authz.MaxBodyBytes
 		}
 	}
 	if c.Edge.Listen == "" {
@@ -453,6 +459,9 @@ func (c *Config) Validate() error {
 		if s.Timeout < 0 {
 			bad(f+".timeout", "must not be negative")
 		}
+		if s.MaxBodyBytes < 1024 || s.MaxBodyBytes > 64<<20 {
+			bad(f+".max_body_bytes", "must be between 1024 and 67108864, got %d", s.MaxBodyBytes)
+		}
 	}
 	bridges := 0
 	for _, s := range c.Servers {
@@ -563,6 +572,16 @@ func (c *Config) ServerAudiences(s *Server) []string {
 		return s.Audiences
 	}
 	return []string{c.ResourceURI(s.Name)}
+}
+
+// LargestBody is the largest message any server accepts: the authz service's gRPC receive
+// limit must sit above it.
+func (c *Config) LargestBody() int {
+	n := c.Authz.MaxBodyBytes
+	for _, s := range c.Servers {
+		n = max(n, s.MaxBodyBytes)
+	}
+	return n
 }
 
 // Origin returns the scheme://host[:port] of PublicURL.

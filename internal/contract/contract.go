@@ -62,6 +62,21 @@ const (
 	ExtensionRoute  = "route"  // the route's name
 )
 
+// The edge asks the authz service twice per request. First with the headers only (stage
+// "headers": route, token and scopes), before any body is read or buffered, so a stranger's
+// upload costs nothing; then with the body, for the full decision.
+const (
+	ExtensionStage = "stage"
+	StageHeaders   = "headers"
+)
+
+// HeaderStageExtensions are the context_extensions of the headers-only check of a route.
+func HeaderStageExtensions(route, server string) map[string]string {
+	ce := RouteExtensions(route, server)
+	ce[ExtensionStage] = StageHeaders
+	return ce
+}
+
 // RouteExtensions are the context_extensions of a route with ext_authz on.
 func RouteExtensions(route, server string) map[string]string {
 	ce := map[string]string{ExtensionRoute: route}

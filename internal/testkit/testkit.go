@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -106,7 +107,8 @@ const (
 // built by internal/envoycheck (the dev edge's builder) with the body as raw_body. path is
 // sent exactly as given (path tricks included). POSTs get Content-Type application/json,
 // Accept and a Content-Length of the body; headers add to or override the defaults, and an
-// empty value removes one. server, when set, is the route's context_extensions server.
+// empty value removes one; a content-length header sets the declared length. server, when
+// set, is the route's context_extensions server.
 func CheckRequest(method, path, server string, headers map[string]string, body string) *authv3.CheckRequest {
 	r, err := http.NewRequest(method, "http://"+EdgeHost+"/", strings.NewReader(body))
 	if err != nil {
@@ -125,11 +127,19 @@ func CheckRequest(method, path, server string, headers map[string]string, body s
 		r.ContentLength = -1 // no Content-Length on a bodiless GET or DELETE
 	}
 	for k, v := range headers {
-		if v == "" {
+		switch {
+		case strings.EqualFold(k, "content-length"):
+			// net/http keeps it out of the headers; the builder sends r.ContentLength.
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				panic("testkit: content-length " + v)
+			}
+			r.ContentLength = n
+		case v == "":
 			r.Header.Del(k)
-			continue
+		default:
+			r.Header.Set(k, v)
 		}
-		r.Header.Set(k, v)
 	}
 	req := envoycheck.Build(r, []byte(body), contract.RouteExtensions("test-route", server))
 	if server == "" {
@@ -137,5 +147,13 @@ func CheckRequest(method, path, server string, headers map[string]string, body s
 	}
 	h := req.Attributes.Request.Http
 	h.Path, h.Headers[":path"] = path, path
+	return req
+}
+
+// CheckRequestWithExtensions is CheckRequest with the route's context_extensions given in
+// full (for the headers-only check, contract.HeaderStageExtensions).
+func CheckRequestWithExtensions(method, path string, extensions map[string]string, headers map[string]string, body string) *authv3.CheckRequest {
+	req := CheckRequest(method, path, extensions[contract.ExtensionServer], headers, body)
+	req.Attributes.ContextExtensions = extensions
 	return req
 }

@@ -84,6 +84,9 @@ type Route struct {
 	IdleTimeout time.Duration
 	// Retry is set only where a retry cannot repeat a side effect.
 	Retry *Retry
+	// MaxBodyBytes is the largest request body the route accepts (its server's limit; the
+	// edge's for routes without a server). Beyond it: 413.
+	MaxBodyBytes int
 }
 
 // DirectResponse is an answer the edge gives itself.
@@ -224,19 +227,19 @@ func Build(cfg *config.Config) (*Edge, error) {
 		e.Routes = append(e.Routes, Route{
 			Name: "mcp-" + s.Name, Kind: KindMCP, Match: Match{Path: contract.MCPPath(s.Name)},
 			Cluster: AdapterCluster(s.Name), Rewrite: contract.AdapterPath, Authz: true, Server: s.Name,
-			IdleTimeout: s.Timeout, Retry: unsent,
+			IdleTimeout: s.Timeout, Retry: unsent, MaxBodyBytes: s.MaxBodyBytes,
 		})
 		if s.RESTBridge {
 			e.Routes = append(e.Routes, Route{
 				Name: "rest-bridge", Kind: KindREST, Match: Match{Path: contract.RESTPrefix, Prefix: true},
-				Cluster: AdapterCluster(s.Name), Authz: true, Timeout: s.Timeout, Retry: unsent,
+				Cluster: AdapterCluster(s.Name), Authz: true, Timeout: s.Timeout, Retry: unsent, MaxBodyBytes: cfg.LargestBody(),
 			})
 		}
 	}
 	// Everything else still passes ext_authz, which answers 404 for paths that name no server.
 	e.Routes = append(e.Routes, Route{
 		Name: "not-found", Kind: KindNotFound, Match: Match{Path: "/", Prefix: true},
-		Direct: &DirectResponse{Status: 404, Body: "not found\n"}, Authz: true,
+		Direct: &DirectResponse{Status: 404, Body: "not found\n"}, Authz: true, MaxBodyBytes: cfg.Authz.MaxBodyBytes,
 	})
 	return e, nil
 }

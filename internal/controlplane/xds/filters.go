@@ -18,23 +18,36 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/internal/controlplane/model"
 )
 
-// Filter names, as Envoy registers them.
+// Filter names. Two ext_authz filters run: the first (AuthnFilter) with the headers only,
+// the second (ExtAuthzFilter) with the body.
 const (
 	CORSFilter     = wellknown.CORS
+	AuthnFilter    = "gatehouse.authn"
 	ExtAuthzFilter = wellknown.HTTPExternalAuthorization
 	RouterFilter   = wellknown.Router
 )
 
-// httpFilters is the HCM chain: cors answers preflights and decorates responses, ext_authz
-// decides every request, the router forwards. Order matters: nothing between ext_authz and
-// the router may change the route, or a request could be authorized for one server and sent
-// to another.
+// httpFilters is the HCM chain: cors answers preflights and decorates responses; the
+// headers-only ext_authz (route, token, scopes) runs at the request's headers, before any
+// body is buffered, so a stranger's upload is refused without costing memory; the body
+// ext_authz decides; the router forwards. Order matters: nothing between ext_authz and the
+// router may change the route, or a request could be authorized for one server and sent to
+// another.
+//
+// A header-only ext_authz stage was chosen over jwt_authn: it runs the authz service's own
+// token checks (audience per server, ID-token refusal, at+jwt, the same JWKS cache) and
+// answers with the same WWW-Authenticate challenges, instead of a second implementation
+// configured to agree.
 func httpFilters(e *model.Edge) ([]*hcmv3.HttpFilter, error) {
 	cors, err := pack(&corsv3.Cors{})
 	if err != nil {
 		return nil, err
 	}
-	authz, err := pack(extAuthz(e))
+	authn, err := pack(extAuthz(e, false))
+	if err != nil {
+		return nil, err
+	}
+	authz, err := pack(extAuthz(e, true))
 	if err != nil {
 		return nil, err
 	}
@@ -44,14 +57,16 @@ func httpFilters(e *model.Edge) ([]*hcmv3.HttpFilter, error) {
 	}
 	return []*hcmv3.HttpFilter{
 		{Name: CORSFilter, ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: cors}},
+		{Name: AuthnFilter, ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: authn}},
 		{Name: ExtAuthzFilter, ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: authz}},
 		{Name: RouterFilter, ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: router}},
 	}, nil
 }
 
-// extAuthz calls the authz service over gRPC with the request body, and fails closed.
-func extAuthz(e *model.Edge) *extauthzv3.ExtAuthz {
-	return &extauthzv3.ExtAuthz{
+// extAuthz calls the authz service over gRPC, with the request body or without, and fails
+// closed. The body limit here is the edge's; routes set their server's.
+func extAuthz(e *model.Edge, withBody bool) *extauthzv3.ExtAuthz {
+	a := &extauthzv3.ExtAuthz{
 		Services: &extauthzv3.ExtAuthz_GrpcService{GrpcService: &corev3.GrpcService{
 			TargetSpecifier: &corev3.GrpcService_EnvoyGrpc_{EnvoyGrpc: &corev3.GrpcService_EnvoyGrpc{ClusterName: e.Authz.Cluster}},
 			Timeout:         dur(e.Authz.Timeout),
@@ -60,17 +75,26 @@ func extAuthz(e *model.Edge) *extauthzv3.ExtAuthz {
 		// Fail closed: an unreachable, slow or erroring authz service denies the request.
 		FailureModeAllow: false,
 		StatusOnError:    &typev3.HttpStatus{Code: typev3.StatusCode_ServiceUnavailable},
-		WithRequestBody: &extauthzv3.BufferSettings{
-			MaxRequestBytes: uint32(e.MaxBodyBytes),
-			// A partial body could hide the part that matters: beyond the limit, 413.
-			AllowPartialMessage: false,
-			// Raw bytes: the authz service parses exactly what the adapter will receive.
-			PackAsBytes: true,
-		},
+		WithRequestBody:  bufferSettings(e.MaxBodyBytes),
 		// The decision applies to the route it was made for; never re-route after it.
 		ClearRouteCache:        false,
 		ValidateMutations:      true,
 		IncludePeerCertificate: true,
+	}
+	if !withBody {
+		a.WithRequestBody = nil
+	}
+	return a
+}
+
+// bufferSettings are the body ext_authz's buffer settings for a limit.
+func bufferSettings(limit int) *extauthzv3.BufferSettings {
+	return &extauthzv3.BufferSettings{
+		MaxRequestBytes: uint32(limit),
+		// A partial body could hide the part that matters: beyond the limit, 413.
+		AllowPartialMessage: false,
+		// Raw bytes: the authz service parses exactly what the adapter will receive.
+		PackAsBytes: true,
 	}
 }
 
@@ -90,13 +114,26 @@ func corsPolicy(c model.CORS) *corsv3.CorsPolicy {
 	return p
 }
 
-// authzPerRoute is the route's ext_authz setting: off, or on with the server as context.
+// authnPerRoute is the route's headers-only ext_authz setting: off, or on with the server
+// and stage "headers" as context.
+func authnPerRoute(r model.Route) *extauthzv3.ExtAuthzPerRoute {
+	if !r.Authz {
+		return &extauthzv3.ExtAuthzPerRoute{Override: &extauthzv3.ExtAuthzPerRoute_Disabled{Disabled: true}}
+	}
+	return &extauthzv3.ExtAuthzPerRoute{Override: &extauthzv3.ExtAuthzPerRoute_CheckSettings{
+		CheckSettings: &extauthzv3.CheckSettings{ContextExtensions: contract.HeaderStageExtensions(r.Name, r.Server)},
+	}}
+}
+
+// authzPerRoute is the route's body ext_authz setting: off, or on with the server as context
+// and the server's body limit.
 func authzPerRoute(r model.Route) *extauthzv3.ExtAuthzPerRoute {
 	if !r.Authz {
 		return &extauthzv3.ExtAuthzPerRoute{Override: &extauthzv3.ExtAuthzPerRoute_Disabled{Disabled: true}}
 	}
-	ce := contract.RouteExtensions(r.Name, r.Server)
-	return &extauthzv3.ExtAuthzPerRoute{Override: &extauthzv3.ExtAuthzPerRoute_CheckSettings{
-		CheckSettings: &extauthzv3.CheckSettings{ContextExtensions: ce},
-	}}
+	cs := &extauthzv3.CheckSettings{ContextExtensions: contract.RouteExtensions(r.Name, r.Server)}
+	if r.MaxBodyBytes > 0 {
+		cs.WithRequestBody = bufferSettings(r.MaxBodyBytes)
+	}
+	return &extauthzv3.ExtAuthzPerRoute{Override: &extauthzv3.ExtAuthzPerRoute_CheckSettings{CheckSettings: cs}}
 }

@@ -64,6 +64,10 @@ func Listener(e *model.Edge) (*listenerv3.Listener, error) {
 	}
 	l := &listenerv3.Listener{
 		Name: ListenerName,
+		// Small connection buffers: what a client sends beyond them waits in its socket (flow
+		// control) until the edge wants it. The body ext_authz raises its own stream's limit
+		// to the route's body limit, and only for callers the headers-only stage let through.
+		PerConnectionBufferLimitBytes: wrapperspb.UInt32(32 << 10),
 		Address: &corev3.Address{Address: &corev3.Address_SocketAddress{SocketAddress: &corev3.SocketAddress{
 			Protocol: corev3.SocketAddress_TCP, Address: e.Listener.Host,
 			PortSpecifier: &corev3.SocketAddress_PortValue{PortValue: e.Listener.Port},

@@ -39,13 +39,17 @@ func Routes(e *model.Edge) (*routev3.RouteConfiguration, error) {
 }
 
 func route(r model.Route) (*routev3.Route, error) {
+	authn, err := pack(authnPerRoute(r))
+	if err != nil {
+		return nil, err
+	}
 	authz, err := pack(authzPerRoute(r))
 	if err != nil {
 		return nil, err
 	}
 	rt := &routev3.Route{
 		Name:                 r.Name,
-		TypedPerFilterConfig: map[string]*anypb.Any{ExtAuthzFilter: authz},
+		TypedPerFilterConfig: map[string]*anypb.Any{AuthnFilter: authn, ExtAuthzFilter: authz},
 	}
 	if r.Match.Prefix {
 		rt.Match = &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: r.Match.Path}}

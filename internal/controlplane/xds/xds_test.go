@@ -115,29 +115,42 @@ func TestInvalidEdgeRefusedBeforePacking(t *testing.T) {
 	}
 }
 
-// security 38: every MCP route has ext_authz on (with its server as context); only
-// metadata and health routes have it disabled.
+// security 38: every MCP route has both ext_authz stages on (with its server as context:
+// the headers-only one with stage "headers", the body one with the server's body limit);
+// only metadata and health routes have them disabled.
 func TestEveryMCPRouteHasAuthz(t *testing.T) {
 	cfg, _, res := exampleEdge(t)
 	rc := res[resource.RouteType][0].(*routev3.RouteConfiguration)
 	seen := map[string]bool{}
 	for _, r := range rc.GetVirtualHosts()[0].GetRoutes() {
-		a := r.GetTypedPerFilterConfig()[xds.ExtAuthzFilter]
-		if a == nil {
-			t.Fatalf("route %s has no ext_authz setting (would inherit, but must be explicit)", r.GetName())
+		perRoute := func(filter string) *extauthzv3.ExtAuthzPerRoute {
+			a := r.GetTypedPerFilterConfig()[filter]
+			if a == nil {
+				t.Fatalf("route %s has no %s setting (would inherit, but must be explicit)", r.GetName(), filter)
+			}
+			var per extauthzv3.ExtAuthzPerRoute
+			if err := a.UnmarshalTo(&per); err != nil {
+				t.Fatal(err)
+			}
+			return &per
 		}
-		var per extauthzv3.ExtAuthzPerRoute
-		if err := a.UnmarshalTo(&per); err != nil {
-			t.Fatal(err)
-		}
+		per, authn := perRoute(xds.ExtAuthzFilter), perRoute(xds.AuthnFilter)
 		path := r.GetMatch().GetPath() + r.GetMatch().GetPrefix()
 		exempt := path == "/healthz" || strings.HasPrefix(path, contract.WellKnownPRM)
-		if per.GetDisabled() != exempt {
-			t.Fatalf("route %s (%s): ext_authz disabled=%v", r.GetName(), path, per.GetDisabled())
+		if per.GetDisabled() != exempt || authn.GetDisabled() != exempt {
+			t.Fatalf("route %s (%s): ext_authz disabled=%v, authn disabled=%v", r.GetName(), path, per.GetDisabled(), authn.GetDisabled())
 		}
 		if server, ok := strings.CutPrefix(path, "/mcp/"); ok {
 			if got := per.GetCheckSettings().GetContextExtensions()["server"]; got != server {
 				t.Fatalf("route %s passes server %q to ext_authz", r.GetName(), got)
+			}
+			ace := authn.GetCheckSettings().GetContextExtensions()
+			if ace["server"] != server || ace[contract.ExtensionStage] != contract.StageHeaders {
+				t.Fatalf("route %s: headers-only stage context %v", r.GetName(), ace)
+			}
+			srv, _ := cfg.Server(server)
+			if got := per.GetCheckSettings().GetWithRequestBody().GetMaxRequestBytes(); int(got) != srv.MaxBodyBytes {
+				t.Fatalf("route %s buffers up to %d bytes, the server takes %d", r.GetName(), got, srv.MaxBodyBytes)
 			}
 			if r.GetRoute().GetCluster() != model.AdapterCluster(server) {
 				t.Fatalf("route %s goes to %s", r.GetName(), r.GetRoute().GetCluster())
@@ -153,7 +166,8 @@ func TestEveryMCPRouteHasAuthz(t *testing.T) {
 }
 
 // security 39: nothing after ext_authz clears the route cache: the chain is exactly
-// cors → ext_authz → router, and ext_authz itself does not clear it.
+// cors → headers-only ext_authz → body ext_authz → router, and neither ext_authz clears it.
+// security 77: the headers-only stage runs before any body is buffered.
 func TestNothingAfterExtAuthzReroutes(t *testing.T) {
 	_, _, res := exampleEdge(t)
 	hcm := hcmOf(t, res)
@@ -161,11 +175,18 @@ func TestNothingAfterExtAuthzReroutes(t *testing.T) {
 	for _, f := range hcm.GetHttpFilters() {
 		names = append(names, f.GetName())
 	}
-	if strings.Join(names, ",") != "envoy.filters.http.cors,envoy.filters.http.ext_authz,envoy.filters.http.router" {
+	if strings.Join(names, ",") != "envoy.filters.http.cors,gatehouse.authn,envoy.filters.http.ext_authz,envoy.filters.http.router" {
 		t.Fatalf("filter chain %v", names)
 	}
+	var authn extauthzv3.ExtAuthz
+	if err := hcm.GetHttpFilters()[1].GetTypedConfig().UnmarshalTo(&authn); err != nil {
+		t.Fatal(err)
+	}
+	if authn.GetWithRequestBody() != nil || authn.GetClearRouteCache() || authn.GetFailureModeAllow() {
+		t.Fatalf("the headers-only stage must not buffer the body, clear the route cache or allow on failure: %v", &authn)
+	}
 	var ea extauthzv3.ExtAuthz
-	if err := hcm.GetHttpFilters()[1].GetTypedConfig().UnmarshalTo(&ea); err != nil {
+	if err := hcm.GetHttpFilters()[2].GetTypedConfig().UnmarshalTo(&ea); err != nil {
 		t.Fatal(err)
 	}
 	if ea.GetClearRouteCache() || ea.GetFailureModeAllow() || ea.GetWithRequestBody().GetAllowPartialMessage() {

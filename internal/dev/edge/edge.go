@@ -261,12 +261,28 @@ func unhex(c byte) byte {
 	return c - 'A' + 10
 }
 
-// authorize runs the ext_authz exchange; it reports whether the request may proceed (if
-// not, the answer has been written).
+// authorize runs the ext_authz exchanges; it reports whether the request may proceed (if
+// not, the answer has been written). As the generated Envoy config does, it first sends the
+// headers alone (stage "headers": route, token, scopes) and reads the body only when they
+// pass, so a stranger's upload is never buffered; then it sends the body for the decision.
 func (e *Edge) authorize(w http.ResponseWriter, r *http.Request, rt *model.Route) bool {
-	max := e.opts.Model.MaxBodyBytes
+	max := rt.MaxBodyBytes
+	if max == 0 {
+		max = e.opts.Model.MaxBodyBytes
+	}
 	if r.ContentLength > int64(max) {
 		http.Error(w, "Payload Too Large", http.StatusRequestEntityTooLarge)
+		return false
+	}
+	if e.opts.InsecureTestIdentity != "" && r.Header.Get("Authorization") == "" && isLoopback(r.RemoteAddr) {
+		e.opts.Log.Warn().Str("event.action", "insecure-test-identity").Str("url.path", r.URL.Path).
+			Msg("INSECURE: injecting the test identity into an unauthenticated loopback request (test runs only)")
+		r.Header.Set("Authorization", "Bearer "+e.opts.InsecureTestIdentity)
+	}
+	// Like Envoy for an external request (use_remote_address), the edge makes the request id:
+	// a client's would let it choose the id its calls are logged and traced under.
+	r.Header.Set("X-Request-Id", uuid.NewString())
+	if !e.check(w, r, envoycheck.Build(r, nil, contract.HeaderStageExtensions(rt.Name, rt.Server))) {
 		return false
 	}
 	var body []byte
@@ -282,18 +298,19 @@ func (e *Edge) authorize(w http.ResponseWriter, r *http.Request, rt *model.Route
 		}
 		body = b
 		r.Body = io.NopCloser(bytes.NewReader(b))
+		// Request trailers are dropped: the decision was made without them, and nothing in
+		// MCP sends any.
+		r.Trailer = nil
 	}
-	if e.opts.InsecureTestIdentity != "" && r.Header.Get("Authorization") == "" && isLoopback(r.RemoteAddr) {
-		e.opts.Log.Warn().Str("event.action", "insecure-test-identity").Str("url.path", r.URL.Path).
-			Msg("INSECURE: injecting the test identity into an unauthenticated loopback request (test runs only)")
-		r.Header.Set("Authorization", "Bearer "+e.opts.InsecureTestIdentity)
-	}
-	if r.Header.Get("X-Request-Id") == "" {
-		r.Header.Set("X-Request-Id", uuid.NewString())
-	}
+	return e.check(w, r, envoycheck.Build(r, body, contract.RouteExtensions(rt.Name, rt.Server)))
+}
+
+// check sends one CheckRequest and applies the answer: a denial is written to w as it came;
+// an allow's header mutations are applied to r.
+func (e *Edge) check(w http.ResponseWriter, r *http.Request, req *authv3.CheckRequest) bool {
 	ctx, cancel := context.WithTimeout(r.Context(), e.opts.Model.Authz.Timeout)
 	defer cancel()
-	resp, err := e.opts.Authz.Check(ctx, envoycheck.Build(r, body, contract.RouteExtensions(rt.Name, rt.Server)))
+	resp, err := e.opts.Authz.Check(ctx, req)
 	if err != nil {
 		// failure_mode_allow: false, status_on_error: 503.
 		e.opts.Log.Error().Err(err).Str("url.path", r.URL.Path).Msg("ext_authz failed; denying (fail closed)")

@@ -1,12 +1,15 @@
 package stack_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -365,5 +368,50 @@ func TestModernInitializeAnsweredAtTheEdge(t *testing.T) {
 			`"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}`)
 	if resp.StatusCode != 200 || len(rec.all()) != 1 || strings.Contains(string(body), `"error"`) {
 		t.Fatalf("tools/call under 2026-07-28: %d %s", resp.StatusCode, body)
+	}
+}
+
+// Nothing is buffered for strangers: a request without a token is answered 401 from its
+// headers, while its declared megabyte of body has not even been sent; the same headers with
+// a token wait for the body. Request ids come from the edge, never from the client.
+func TestStrangersBodyNotRead(t *testing.T) {
+	s, rec := start(t)
+	u, _ := url.Parse(s.ServerURL("catalyst-center"))
+	send := func(auth string) (*bufio.Reader, net.Conn) {
+		c, err := net.Dial("tcp", u.Host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nMCP-Protocol-Version: 2025-06-18\r\n"+
+			"Content-Length: 1048576\r\n%s\r\n", u.Path, u.Host, auth)
+		return bufio.NewReader(c), c
+	}
+	r, c := send("")
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(r, nil)
+	if err != nil {
+		t.Fatalf("no answer before the body was sent: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 {
+		t.Fatalf("stranger: %d", resp.StatusCode)
+	}
+	nina, _ := s.Token("nina")
+	r, c = send("Authorization: Bearer " + nina + "\r\n")
+	_ = c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	if _, err := http.ReadResponse(r, nil); err == nil {
+		t.Fatal("an authenticated request was answered before its body arrived")
+	}
+
+	// The client's X-Request-Id is replaced by the edge's.
+	resp2, _ := post(t, s.ServerURL("catalyst-center"), map[string]string{"Authorization": "Bearer " + nina,
+		"X-Request-Id": "chosen-by-client"}, `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_sites","arguments":{}}}`)
+	if resp2.StatusCode != 200 {
+		t.Fatalf("list_sites: %d", resp2.StatusCode)
+	}
+	all := rec.all()
+	if id := all[len(all)-1].Get("X-Request-Id"); id == "" || id == "chosen-by-client" {
+		t.Fatalf("the adapter saw request id %q", id)
 	}
 }

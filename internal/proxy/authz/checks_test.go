@@ -12,9 +12,11 @@ import (
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/config"
+	"github.com/gatehouse-mcp/gatehouse/internal/contract"
 	"github.com/gatehouse-mcp/gatehouse/internal/proxy/authz"
 	"github.com/gatehouse-mcp/gatehouse/internal/proxy/mcpmsg"
 	"github.com/gatehouse-mcp/gatehouse/internal/proxy/oidc/oidctest"
+	"github.com/gatehouse-mcp/gatehouse/internal/testkit"
 )
 
 var httpClient = &http.Client{Timeout: 5 * time.Second}
@@ -481,5 +483,57 @@ func TestVerdictAgreesEverywhere(t *testing.T) {
 					line["gatehouse.stage"], line["gatehouse.outcome"], line["http.response.status_code"], c.stage, c.outcome, c.status)
 			}
 		})
+	}
+}
+
+// The edge's headers-only check (stage "headers") runs before any body is read: a stranger
+// gets 401 and an oversized Content-Length 413 without the edge buffering a byte; an
+// authenticated caller passes with no header changed (the body check decides), and that
+// half-decision is not logged as a decision.
+func TestHeaderStage(t *testing.T) {
+	h := newHarness(t, withConfig(func(c *config.Config) {
+		c.Servers[0].MaxBodyBytes = 2048 // catalyst-center takes small messages only
+	}))
+	tok := h.token(cc, "alice", []string{"network-engineers"})
+	headersOnly := func(token string, contentLength int) *authv3.CheckRequest {
+		hs := map[string]string{"mcp-protocol-version": "2025-06-18", "content-length": fmt.Sprint(contentLength)}
+		if token != "" {
+			hs["authorization"] = "Bearer " + token
+		}
+		return testkit.CheckRequestWithExtensions("POST", "/mcp/"+cc, contract.HeaderStageExtensions("mcp-"+cc, cc), hs, "")
+	}
+	d := denied(t, h.check(headersOnly("", 500)), 401)
+	if !strings.Contains(d.headers["www-authenticate"], "resource_metadata=") {
+		t.Fatalf("challenge: %v", d.headers)
+	}
+	denied(t, h.check(headersOnly(tok, 4096)), 413) // over this server's limit
+	before := strings.Count(h.logs.String(), `"event.action":"mcp-authorize"`)
+	resp := h.check(headersOnly(tok, 500))
+	ok := resp.GetOkResponse()
+	if ok == nil || len(ok.GetHeaders()) != 0 || len(ok.GetHeadersToRemove()) != 0 {
+		t.Fatalf("headers-only check of an authenticated request: %v", resp)
+	}
+	if after := strings.Count(h.logs.String(), `"event.action":"mcp-authorize"`); after != before {
+		t.Fatalf("the headers-only pass was logged as a decision (%d lines → %d)", before, after)
+	}
+	// The per-server limit applies to the body check too; another server keeps the default.
+	big := callBody(1, "list_devices", map[string]any{"pad": strings.Repeat("x", 3000)})
+	denied(t, h.check(mcpPost(cc, tok, big)), 413)
+	sn := h.token("servicenow", "sam", []string{"service-desk"})
+	allowed(t, h.check(mcpPost("servicenow", sn, callBody(1, "search_incidents", map[string]any{"text": strings.Repeat("x", 3000)}))))
+}
+
+// MCP's GET (stream) and DELETE (end of session) carry no body; one that does is refused,
+// so an adapter never reads a body the policy did not see.
+func TestBodyOnGetOrDeleteRefused(t *testing.T) {
+	h := newHarness(t)
+	tok := h.token(cc, "nina", []string{"network-engineers"})
+	for _, m := range []string{"GET", "DELETE"} {
+		hs := map[string]string{"mcp-protocol-version": "2025-11-25", "authorization": "Bearer " + tok}
+		allowed(t, h.check(envoyCheck(m, "/mcp/"+cc, cc, hs, "")))
+		d := denied(t, h.check(envoyCheck(m, "/mcp/"+cc, cc, hs, callBody(1, "list_devices", nil))), 400)
+		d.rpcError(t, 1, mcpmsg.CodeInvalidRequest)
+		hs["transfer-encoding"] = "chunked"
+		denied(t, h.check(envoyCheck(m, "/mcp/"+cc, cc, hs, "")), 400)
 	}
 }

@@ -18,8 +18,14 @@ import (
 
 // decide runs the stages in order; the first that reaches a verdict decides. Only the
 // policy stage can allow an MCP message; the route stage allows exempt routes.
+//
+// The edge's first check of a request carries its headers only (context_extensions stage
+// "headers"): it runs route, authn and scope, and lets the edge read the body only for an
+// authenticated caller. The second check, with the body, decides.
 func (s *Server) decide(ctx context.Context, req *authv3.CheckRequest, r *request) *Verdict {
-	if v := s.routeStage(r, req.GetAttributes().GetContextExtensions()); v != nil {
+	ce := req.GetAttributes().GetContextExtensions()
+	r.headerStage = ce[contract.ExtensionStage] == contract.StageHeaders
+	if v := s.routeStage(r, ce); v != nil {
 		return v
 	}
 	if v := s.authnStage(ctx, r); v != nil {
@@ -27,6 +33,9 @@ func (s *Server) decide(ctx context.Context, req *authv3.CheckRequest, r *reques
 	}
 	if v := s.scopeStage(r); v != nil {
 		return v
+	}
+	if r.headerStage {
+		return authenticated()
 	}
 	if v := s.parseStage(r); v != nil {
 		return v
@@ -55,7 +64,25 @@ func (s *Server) routeStage(r *request, ce map[string]string) *Verdict {
 		// security 10: a browser origin that is not allowed (DNS rebinding, cross-site).
 		return invalid(StageRoute, http.StatusForbidden, mcpmsg.CodeInvalidRequest, "requests from origin "+quoteSafe(origin)+" are not allowed")
 	}
+	if v := bodyless(r); v != nil {
+		return v
+	}
 	return s.checkSize(r)
+}
+
+// bodyless refuses a body on GET, HEAD and DELETE: MCP sends none, and an adapter could read
+// one the policy never saw.
+func bodyless(r *request) *Verdict {
+	switch r.method {
+	case http.MethodGet, http.MethodHead, http.MethodDelete:
+	default:
+		return nil
+	}
+	cl := r.headers["content-length"]
+	if len(r.body) > 0 || (cl != "" && cl != "0") || r.headers["transfer-encoding"] != "" {
+		return invalid(StageRoute, http.StatusBadRequest, mcpmsg.CodeInvalidRequest, "a "+r.method+" request carries no body in MCP")
+	}
+	return nil
 }
 
 // authnStage verifies the bearer token for the server's audiences.
@@ -214,13 +241,14 @@ func bearerToken(h string) (token string, present bool, err error) {
 	return rest, true, nil
 }
 
-// checkSize refuses bodies over the limit (413) and bodies shorter than their
-// Content-Length (security 4: a truncated body never reaches policy or an adapter).
+// checkSize refuses bodies over the server's limit (413) and bodies shorter than their
+// Content-Length (security 4: a truncated body never reaches policy or an adapter). The
+// headers-only check has no body yet: it refuses a Content-Length over the limit.
 func (s *Server) checkSize(r *request) *Verdict {
 	tooLarge := func() *Verdict {
 		return invalid(StageRoute, http.StatusRequestEntityTooLarge, mcpmsg.CodeInvalidRequest, "the message is larger than this edge accepts")
 	}
-	max := s.cfg.Authz.MaxBodyBytes
+	max := r.srv.MaxBodyBytes
 	if len(r.body) > max || r.headers["x-envoy-auth-partial-body"] == "true" {
 		return tooLarge()
 	}
@@ -231,6 +259,7 @@ func (s *Server) checkSize(r *request) *Verdict {
 			return tooLarge()
 		case err != nil:
 			return invalid(StageRoute, http.StatusBadRequest, mcpmsg.CodeInvalidRequest, "invalid Content-Length")
+		case r.headerStage:
 		case n != uint64(len(r.body)):
 			return invalid(StageRoute, http.StatusBadRequest, mcpmsg.CodeParseError, "the body is shorter than its Content-Length (truncated)")
 		}

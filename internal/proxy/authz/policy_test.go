@@ -383,7 +383,9 @@ func TestDecisionLog(t *testing.T) {
 	want := map[string]any{
 		"event.kind": "event", "event.action": "mcp-authorize", "event.outcome": "success",
 		"user.id": "alice", "user.email": "alice@example.com", "client.address": "192.0.2.10",
-		"url.path": "/mcp/" + cc, "trace.id": "4bf92f3577b34da6a3ce929d0e0e4736",
+		// trace.id is the edge's request id; the client's traceparent is the parent only.
+		"url.path": "/mcp/" + cc, "trace.id": "9d7a6f1e-5f44-4c1e-9d5e-2b0e3c9f8a11",
+		"gatehouse.parent_trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
 		"gatehouse.server": cc, "gatehouse.method": "tools/call", "gatehouse.tool": "list_devices",
 		"gatehouse.decision_id": id, "gatehouse.policy_revision": h.svc.Policies.Current().ID,
 		"log.level": "info", "ecs.version": "8.11.0",

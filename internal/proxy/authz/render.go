@@ -16,6 +16,9 @@ import (
 
 // render turns a verdict into the CheckResponse Envoy acts on.
 func (s *Server) render(r *request, v *Verdict) *authv3.CheckResponse {
+	if v.Outcome == OutcomeAuthenticated {
+		return okResponse(nil, nil) // the body check that follows removes and sets headers
+	}
 	if v.Allowed() {
 		return okResponse(v.Upstream, headersToRemove(r, v.Upstream))
 	}

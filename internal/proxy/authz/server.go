@@ -93,6 +93,9 @@ type request struct {
 	body          []byte
 	clientAddress string
 
+	// headerStage marks the edge's headers-only check (no body yet).
+	headerStage bool
+
 	// Read by the stages, in order.
 	via      string         // viaMCP or viaREST
 	server   string         // the server named by the route (or path)

@@ -70,7 +70,7 @@ func NewService(cfg *config.Config, log zerolog.Logger, opts oidc.Options) *Serv
 // (a CheckRequest carries the body plus headers), and keepalive pings from Envoy are allowed.
 func GRPCServerOptions(cfg *config.Config) []grpc.ServerOption {
 	return []grpc.ServerOption{
-		grpc.MaxRecvMsgSize(cfg.Authz.MaxBodyBytes + 1<<20),
+		grpc.MaxRecvMsgSize(cfg.LargestBody() + 1<<20),
 		grpc.MaxConcurrentStreams(4096),
 		// Long-lived workers keep the deep stacks OPA evaluation grows; a fresh goroutine
 		// per Check spent a fifth of the CPU copying stacks (BENCHMARKS.md).

@@ -29,6 +29,7 @@ type Outcome string
 // Outcomes.
 const (
 	OutcomeAllow           Outcome = "allow"           // the policy allowed the message
+	OutcomeAuthenticated   Outcome = "authenticated"   // headers-only check passed: the edge may read the body
 	OutcomeExempt          Outcome = "exempt"          // metadata and health: no token needed
 	OutcomeDryRunDeny      Outcome = "dry_run_deny"    // the policy denied; dry-run let it pass
 	OutcomeDeny            Outcome = "deny"            // the policy (or a missing scope) denied
@@ -89,6 +90,12 @@ func (v *Verdict) Allowed() bool { return v.GRPC == codes.OK }
 func (v *Verdict) withID(id any) *Verdict {
 	v.id, v.idKnown = id, true
 	return v
+}
+
+// authenticated lets the edge read the body of a request whose headers passed route, token
+// and scope. It changes no header: the body check that follows decides and mutates.
+func authenticated() *Verdict {
+	return &Verdict{Stage: StageScope, Outcome: OutcomeAuthenticated, Status: http.StatusOK, GRPC: codes.OK}
 }
 
 func allowed(stage Stage, outcome Outcome, upstream map[string]string) *Verdict {

@@ -114,7 +114,7 @@ func (d *decoder) literal(word string) error {
 func (d *decoder) object(depth int) (any, error) {
 	d.pos++ // {
 	obj := map[string]any{}
-	var keys []string            // insertion order, for the pairwise duplicate check
+	var keys []string    // insertion order, for the pairwise duplicate check
 	var folded foldIndex // for larger objects
 	d.skipSpace()
 	if d.pos < len(d.data) && d.data[d.pos] == '}' {
