@@ -273,6 +273,9 @@ func (v *Verifier) verify(ctx context.Context, raw string) (*Identity, error) {
 	if err := tok.Claims(&claims); err != nil {
 		return nil, &TokenError{Reason: ReasonMalformed, Description: "the token claims are not a JSON object", Err: err}
 	}
+	if err := v.checkTimes(claims); err != nil {
+		return nil, err
+	}
 	if v.looksLikeIDToken(claims) {
 		return nil, &TokenError{Reason: ReasonIDToken, Description: "an ID token is not an access token"}
 	}
@@ -291,6 +294,36 @@ func (v *Verifier) verify(ctx context.Context, raw string) (*Identity, error) {
 		Expiry:   tok.Expiry,
 		Claims:   claims,
 	}, nil
+}
+
+// checkTimes holds the time claims to RFC 7519 and to the configured clock skew, beyond
+// what go-oidc checks: exp, nbf and iat must be JSON numbers (go-oidc also reads numeric
+// strings); nbf may be at most clock_skew ahead (go-oidc allows five minutes); and a token
+// issued (iat) more than clock_skew in the future is refused.
+func (v *Verifier) checkTimes(claims map[string]any) error {
+	now := v.now()
+	for _, name := range []string{"exp", "nbf", "iat"} {
+		raw, ok := claims[name]
+		if !ok {
+			continue
+		}
+		t, isNum := raw.(float64)
+		if !isNum {
+			return &TokenError{Reason: ReasonMalformed, Description: fmt.Sprintf("the token's %s claim is not a number", name)}
+		}
+		at := time.Unix(int64(t), 0)
+		switch name {
+		case "nbf":
+			if at.After(now.Add(v.cfg.ClockSkew)) {
+				return &TokenError{Reason: ReasonNotYetValid, Description: "the token is not valid yet"}
+			}
+		case "iat":
+			if at.After(now.Add(v.cfg.ClockSkew)) {
+				return &TokenError{Reason: ReasonNotYetValid, Description: "the token was issued in the future"}
+			}
+		}
+	}
+	return nil
 }
 
 // looksLikeIDToken spots ID tokens: OIDC Core gives them nonce, at_hash and c_hash, which

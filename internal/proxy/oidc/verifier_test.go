@@ -3,6 +3,7 @@ package oidc_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -214,5 +215,45 @@ func TestCachedTokenStillExpires(t *testing.T) {
 	_, err := v.Verify(ctx, tok, []string{aud})
 	if r := reason(t, err); r != oidc.ReasonExpired {
 		t.Fatalf("reason %s", r)
+	}
+}
+
+// Time claims: iat more than clock_skew ahead is refused, nbf may be ahead by clock_skew and
+// no more (go-oidc alone allows five minutes), and exp, nbf and iat must be JSON numbers
+// (a numeric string is what go-oidc alone would accept).
+func TestTimeClaims(t *testing.T) {
+	iss := oidctest.NewIssuer(t)
+	v := newVerifier(t, iss, nil) // clock skew 30 s
+	ctx := context.Background()
+	now := time.Now()
+	for _, c := range []struct {
+		name   string
+		mod    func(map[string]any)
+		reason oidc.Reason // "" = accepted
+	}{
+		{"iat now", func(map[string]any) {}, ""},
+		{"iat within skew", func(c map[string]any) { c["iat"] = now.Add(20 * time.Second).Unix() }, ""},
+		{"iat in the future", func(c map[string]any) { c["iat"] = now.Add(2 * time.Minute).Unix() }, oidc.ReasonNotYetValid},
+		{"nbf within skew", func(c map[string]any) { c["nbf"] = now.Add(20 * time.Second).Unix() }, ""},
+		{"nbf beyond skew", func(c map[string]any) { c["nbf"] = now.Add(2 * time.Minute).Unix() }, oidc.ReasonNotYetValid},
+		{"exp as a string", func(c map[string]any) { c["exp"] = fmt.Sprint(now.Add(time.Hour).Unix()) }, oidc.ReasonMalformed},
+		{"iat as a string", func(c map[string]any) { c["iat"] = fmt.Sprint(now.Unix()) }, oidc.ReasonMalformed},
+		{"nbf as a string", func(c map[string]any) { c["nbf"] = fmt.Sprint(now.Unix()) }, oidc.ReasonMalformed},
+		{"no iat, no nbf", func(c map[string]any) { delete(c, "iat"); delete(c, "nbf") }, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			claims := iss.Claims("a", aud)
+			c.mod(claims)
+			_, err := v.Verify(ctx, iss.Token(claims), []string{aud})
+			if c.reason == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			if r := reason(t, err); r != c.reason {
+				t.Fatalf("reason %s, want %s (%v)", r, c.reason, err)
+			}
+		})
 	}
 }
