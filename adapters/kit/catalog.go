@@ -1,6 +1,7 @@
 package kit
 
 import (
+	"encoding/json"
 	"fmt"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/catalog"
@@ -30,9 +31,15 @@ func Catalog(existing []byte, servers ...*Server) ([]byte, error) {
 		if err := s.Err(); err != nil {
 			return nil, err
 		}
+		digests, err := s.digests()
+		if err != nil {
+			return nil, err
+		}
 		tools := map[string]catalog.Tool{}
 		for _, d := range s.Declared() {
-			tools[d.Name] = entry(d)
+			e := entry(d)
+			e.Digest = digests[d.Name]
+			tools[d.Name] = e
 		}
 		c.SetServer(s.Name(), tools)
 	}
@@ -42,6 +49,21 @@ func Catalog(existing []byte, servers ...*Server) ([]byte, error) {
 	}
 	if _, err := catalog.Parse(out); err != nil {
 		return nil, fmt.Errorf("generated catalog is invalid: %w", err)
+	}
+	return out, nil
+}
+
+// digests pins every tool as this server serves it in tools/list.
+func (s *Server) digests() (map[string]string, error) {
+	out := map[string]string{}
+	for name, t := range s.mcp.ListTools() {
+		b, err := json.Marshal(t.Tool)
+		if err != nil {
+			return nil, fmt.Errorf("tool %q: %w", name, err)
+		}
+		if out[name], err = catalog.Digest(b); err != nil {
+			return nil, fmt.Errorf("tool %q: %w", name, err)
+		}
 	}
 	return out, nil
 }

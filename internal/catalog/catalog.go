@@ -6,9 +6,12 @@ package catalog
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/contract"
 )
@@ -38,6 +41,40 @@ type Tool struct {
 	Action      string      `json:"action"`
 	Annotations Annotations `json:"annotations"`
 	Title       string      `json:"title,omitempty"`
+	// Digest pins the tool's definition as its adapter serves it (Digest): a listed tool
+	// whose definition no longer matches is hidden and its calls refused until the catalog
+	// is re-pinned. Empty: not pinned.
+	Digest string `json:"digest,omitempty"`
+}
+
+// pinnedFields are the parts of a served tool definition that its pin covers: what an agent
+// reads to decide to call it, and what the policy's catalog entry stands for.
+var pinnedFields = []string{"name", "description", "inputSchema", "outputSchema", "annotations"}
+
+// Digest is the pin of one tool definition as tools/list serves it (the JSON of one item of
+// result.tools): SHA-256 over the canonical JSON (sorted keys, numbers as written) of its
+// name, description, input and output schemas and annotations.
+func Digest(toolJSON []byte) (string, error) {
+	dec := json.NewDecoder(bytes.NewReader(toolJSON))
+	dec.UseNumber()
+	var t map[string]any
+	if err := dec.Decode(&t); err != nil {
+		return "", fmt.Errorf("tool definition: %w", err)
+	}
+	pinned := map[string]any{}
+	for _, f := range pinnedFields {
+		if v, ok := t[f]; ok {
+			pinned[f] = v
+		}
+	}
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(pinned); err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256([]byte(b.String()))
+	return "sha256:" + hex.EncodeToString(sum[:]), nil
 }
 
 // Annotations are the four MCP tool annotations; all four are required in the catalog.

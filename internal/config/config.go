@@ -86,6 +86,11 @@ type Authz struct {
 	AllowedOrigins []string `yaml:"allowed_origins"`
 	// ShutdownGrace bounds how long in-flight checks may finish after SIGTERM.
 	ShutdownGrace time.Duration `yaml:"shutdown_grace"`
+	// BindingKeysFile holds the keys that bind session and task ids to their caller (one
+	// hex or base64 key of 32+ bytes per line, the signing key first). Every authz replica
+	// needs the same file; without one, a random key is made at start, which only works for
+	// a single replica.
+	BindingKeysFile string `yaml:"binding_keys_file"`
 }
 
 // Edge configures the Envoy edge the control plane generates (and the dev edge mirrors).

@@ -55,6 +55,14 @@ const (
 	HeaderDecisionID = "x-gatehouse-decision-id"
 )
 
+// MCP and Envoy headers the edge sets itself.
+const (
+	HeaderSessionID = "mcp-session-id"
+	// HeaderUpstreamTimeout is Envoy's router header for a request's overall timeout, which
+	// the authz service sets to the token's remaining lifetime.
+	HeaderUpstreamTimeout = "x-envoy-upstream-rq-timeout-ms"
+)
+
 // Route metadata: the ext_authz context_extensions keys the control plane (and the dev
 // edge) put on every route, which the authz service routes on.
 const (

@@ -20,10 +20,13 @@ import (
 	"io"
 	"io/fs"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -31,6 +34,7 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/internal/catalog"
 	"github.com/gatehouse-mcp/gatehouse/internal/cli"
 	"github.com/gatehouse-mcp/gatehouse/internal/config"
+	"github.com/gatehouse-mcp/gatehouse/internal/contract"
 	"github.com/gatehouse-mcp/gatehouse/internal/controlplane/xds"
 	"github.com/gatehouse-mcp/gatehouse/internal/controlplane/xdsserver"
 	"github.com/gatehouse-mcp/gatehouse/internal/ecslog"
@@ -228,25 +232,79 @@ func runPolicyTest(ctx context.Context, dir string, stdout io.Writer) error {
 
 func catalogCommand() *cobra.Command {
 	var (
-		file  string
-		write bool
+		file, config string
+		write, check bool
 	)
 	cmd := &cobra.Command{
 		Use:   "catalog",
-		Short: "Generate the pinned tool catalog from the adapters' declarations",
-		Long: `Merge every built-in adapter's tool declarations (action class, annotations) into the
-pinned tool catalog the policy reads, and print the result, or write it with --write. The
-authz service must accept what this produces; it is checked before anything is written.`,
+		Short: "Generate the pinned tool catalog, or check live adapters against it",
+		Long: `Merge every built-in adapter's tool declarations (action class, annotations, and the
+digest that pins each tool's definition) into the pinned tool catalog the policy reads, and
+print the result, or write it with --write. The authz service must accept what this
+produces; it is checked before anything is written.
+
+With --check, ask every server in the platform config for its tools (tools/list at its
+upstream) and compare each definition with its pin: a tool whose definition changed is
+hidden by the edge and its calls refused until the catalog is re-pinned. Exits 1 on any
+difference.`,
 		Example: `  gatehouse catalog                 # print the catalog policies/catalog.json should hold
   gatehouse catalog --write         # update policies/catalog.json; review the diff
-  gatehouse catalog --file /etc/gatehouse/policies/catalog.json --write`,
+  gatehouse catalog --check --config gatehouse.yaml   # do the running adapters match their pins?`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if check {
+				return runCatalogCheck(cmd.Context(), config, file, cmd.OutOrStdout())
+			}
 			return runCatalog(file, write, cmd.OutOrStdout())
 		},
 	}
-	cmd.Flags().StringVar(&file, "file", "policies/catalog.json", "catalog file to merge into")
+	cmd.Flags().StringVar(&file, "file", "policies/catalog.json", "the catalog file")
 	cmd.Flags().BoolVar(&write, "write", false, "write the file instead of printing it")
+	cmd.Flags().BoolVar(&check, "check", false, "compare the tools the configured servers serve with their pins")
+	cmd.Flags().StringVar(&config, "config", "gatehouse.yaml", "platform config naming the servers (with --check)")
+	cmd.MarkFlagsMutuallyExclusive("check", "write")
 	return cmd
+}
+
+// runCatalogCheck compares what each configured server serves with the catalog's pins.
+func runCatalogCheck(ctx context.Context, configPath, file string, stdout io.Writer) error {
+	cfg, err := config.Load(configPath)
+	if err != nil {
+		return err
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	cat, err := catalog.Parse(data)
+	if err != nil {
+		return err
+	}
+	client := &http.Client{Timeout: 30 * time.Second}
+	var problems []string
+	for _, s := range cfg.Servers {
+		served, err := catalog.ServedTools(ctx, client, strings.TrimRight(s.Upstream, "/")+contract.AdapterPath)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%s: cannot list its tools: %v", s.Name, err))
+			fmt.Fprintf(stdout, "%s: cannot list its tools: %v\n", s.Name, err)
+			continue
+		}
+		diffs, err := cat.Compare(s.Name, served)
+		if err != nil {
+			return err
+		}
+		if len(diffs) == 0 {
+			fmt.Fprintf(stdout, "%s: %d tools match their pins\n", s.Name, len(served))
+			continue
+		}
+		for _, d := range diffs {
+			problems = append(problems, d.String())
+			fmt.Fprintln(stdout, d.String())
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%d tool definitions differ from %s; if the change is intended, re-pin with `gatehouse catalog --write` and review the diff", len(problems), file)
+	}
+	return nil
 }
 
 func runCatalog(file string, write bool, stdout io.Writer) error {

@@ -3,6 +3,7 @@ package gatehouse
 import (
 	"bytes"
 	"context"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,8 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
+	"github.com/gatehouse-mcp/gatehouse/adapters/catalystcenter"
+	"github.com/gatehouse-mcp/gatehouse/adapters/kit"
 	"github.com/gatehouse-mcp/gatehouse/internal/catalog"
 	"github.com/gatehouse-mcp/gatehouse/internal/cli/clitest"
 	"github.com/gatehouse-mcp/gatehouse/internal/ecslog/ecslogtest"
@@ -259,5 +263,48 @@ func TestAuthzReloadsPolicyOnSIGHUP(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "gatehouse.previous_revision") {
 		t.Fatalf("the reload did not replace a revision:\n%s", out.String())
+	}
+}
+
+// catalog --check asks each configured server for its tools and compares their definitions
+// with the pins: a running adapter that serves its pinned tools passes; a pin that no longer
+// matches names the tool and exits 1.
+func TestCatalogCheck(t *testing.T) {
+	srv := kit.NewServer(kit.Options{Name: catalystcenter.ServerName, Logger: zerolog.Nop()})
+	catalystcenter.Register(srv, nil) // listing tools calls no handler
+	up := httptest.NewServer(srv.Handler())
+	defer up.Close()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "gatehouse.yaml")
+	if err := os.WriteFile(cfg, []byte("public_url: https://mcp.example.com\noidc: {issuer: https://idp.example.com}\n"+
+		"servers: [{name: catalyst-center, upstream: \""+up.URL+"\"}]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pins := testkit.Root("policies", catalog.File)
+	r := run("catalog", "--check", "--config", cfg, "--file", pins)
+	if r.Code != 0 || !strings.Contains(r.Stdout, "catalyst-center: 12 tools match their pins") {
+		t.Fatalf("check against the repository's pins: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
+	data, err := os.ReadFile(pins)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := catalog.Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tools := c.Servers["catalyst-center"].Tools
+	tool := tools["get_site_health"]
+	tool.Digest = "sha256:" + strings.Repeat("0", 64)
+	tools["get_site_health"] = tool
+	stale, _ := c.Marshal()
+	stalePath := filepath.Join(dir, catalog.File)
+	if err := os.WriteFile(stalePath, stale, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r = run("catalog", "--check", "--config", cfg, "--file", stalePath)
+	if r.Code != 1 || !strings.Contains(r.Stdout, "catalyst-center/get_site_health differs from its pin") ||
+		!strings.Contains(r.Stderr, "1 tool definitions differ") {
+		t.Fatalf("check against a stale pin: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
 	}
 }

@@ -84,6 +84,9 @@ type Route struct {
 	IdleTimeout time.Duration
 	// Retry is set only where a retry cannot repeat a side effect.
 	Retry *Retry
+	// RespondProcessing runs the response through the authz service's response side
+	// (ext_proc): list filtering, session binding. MCP routes only.
+	RespondProcessing bool
 	// MaxBodyBytes is the largest request body the route accepts (its server's limit; the
 	// edge's for routes without a server). Beyond it: 413.
 	MaxBodyBytes int
@@ -227,7 +230,7 @@ func Build(cfg *config.Config) (*Edge, error) {
 		e.Routes = append(e.Routes, Route{
 			Name: "mcp-" + s.Name, Kind: KindMCP, Match: Match{Path: contract.MCPPath(s.Name)},
 			Cluster: AdapterCluster(s.Name), Rewrite: contract.AdapterPath, Authz: true, Server: s.Name,
-			IdleTimeout: s.Timeout, Retry: unsent, MaxBodyBytes: s.MaxBodyBytes,
+			IdleTimeout: s.Timeout, Retry: unsent, MaxBodyBytes: s.MaxBodyBytes, RespondProcessing: true,
 		})
 		if s.RESTBridge {
 			e.Routes = append(e.Routes, Route{

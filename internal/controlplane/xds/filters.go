@@ -9,6 +9,7 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	corsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/cors/v3"
 	extauthzv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_authz/v3"
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	routerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
@@ -24,6 +25,7 @@ const (
 	CORSFilter     = wellknown.CORS
 	AuthnFilter    = "gatehouse.authn"
 	ExtAuthzFilter = wellknown.HTTPExternalAuthorization
+	ExtProcFilter  = "envoy.filters.http.ext_proc"
 	RouterFilter   = wellknown.Router
 )
 
@@ -51,6 +53,10 @@ func httpFilters(e *model.Edge) ([]*hcmv3.HttpFilter, error) {
 	if err != nil {
 		return nil, err
 	}
+	proc, err := pack(extProc(e))
+	if err != nil {
+		return nil, err
+	}
 	router, err := pack(&routerv3.Router{SuppressEnvoyHeaders: true})
 	if err != nil {
 		return nil, err
@@ -59,6 +65,7 @@ func httpFilters(e *model.Edge) ([]*hcmv3.HttpFilter, error) {
 		{Name: CORSFilter, ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: cors}},
 		{Name: AuthnFilter, ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: authn}},
 		{Name: ExtAuthzFilter, ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: authz}},
+		{Name: ExtProcFilter, ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: proc}},
 		{Name: RouterFilter, ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: router}},
 	}, nil
 }
@@ -85,6 +92,44 @@ func extAuthz(e *model.Edge, withBody bool) *extauthzv3.ExtAuthz {
 		a.WithRequestBody = nil
 	}
 	return a
+}
+
+// extProc sends responses of MCP routes to the authz service's response side (the same
+// gRPC port): their headers always (session ids are bound to the caller), their bodies when
+// the processor asks for them (lists to filter: streamed, so Envoy's buffers stay small;
+// server-sent events pass event by event). The authz decision reaches the processor as the
+// ext_authz filter's dynamic metadata. Request trailers go to it too, to be dropped. It
+// fails closed and never changes the route.
+func extProc(e *model.Edge) *extprocv3.ExternalProcessor {
+	return &extprocv3.ExternalProcessor{
+		GrpcService: &corev3.GrpcService{
+			TargetSpecifier: &corev3.GrpcService_EnvoyGrpc_{EnvoyGrpc: &corev3.GrpcService_EnvoyGrpc{ClusterName: e.Authz.Cluster}},
+			Timeout:         dur(e.Authz.Timeout),
+		},
+		FailureModeAllow: false,
+		ProcessingMode: &extprocv3.ProcessingMode{
+			RequestHeaderMode:   extprocv3.ProcessingMode_SEND,
+			ResponseHeaderMode:  extprocv3.ProcessingMode_SEND,
+			RequestBodyMode:     extprocv3.ProcessingMode_NONE,
+			ResponseBodyMode:    extprocv3.ProcessingMode_NONE,
+			RequestTrailerMode:  extprocv3.ProcessingMode_SEND,
+			ResponseTrailerMode: extprocv3.ProcessingMode_SKIP,
+		},
+		AllowModeOverride: true,
+		MessageTimeout:    dur(e.Authz.Timeout),
+		MetadataOptions: &extprocv3.MetadataOptions{ForwardingNamespaces: &extprocv3.MetadataOptions_MetadataNamespaces{
+			Untyped: []string{ExtAuthzFilter},
+		}},
+		RouteCacheAction: extprocv3.ExternalProcessor_RETAIN,
+	}
+}
+
+// procPerRoute turns response processing off except on MCP routes.
+func procPerRoute(r model.Route) *extprocv3.ExtProcPerRoute {
+	if r.RespondProcessing {
+		return &extprocv3.ExtProcPerRoute{Override: &extprocv3.ExtProcPerRoute_Overrides{Overrides: &extprocv3.ExtProcOverrides{}}}
+	}
+	return &extprocv3.ExtProcPerRoute{Override: &extprocv3.ExtProcPerRoute_Disabled{Disabled: true}}
 }
 
 // bufferSettings are the body ext_authz's buffer settings for a limit.

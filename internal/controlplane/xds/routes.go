@@ -47,9 +47,13 @@ func route(r model.Route) (*routev3.Route, error) {
 	if err != nil {
 		return nil, err
 	}
+	proc, err := pack(procPerRoute(r))
+	if err != nil {
+		return nil, err
+	}
 	rt := &routev3.Route{
 		Name:                 r.Name,
-		TypedPerFilterConfig: map[string]*anypb.Any{AuthnFilter: authn, ExtAuthzFilter: authz},
+		TypedPerFilterConfig: map[string]*anypb.Any{AuthnFilter: authn, ExtAuthzFilter: authz, ExtProcFilter: proc},
 	}
 	if r.Match.Prefix {
 		rt.Match = &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: r.Match.Path}}

@@ -1,8 +1,11 @@
 package xds_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
+
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/contract"
 
@@ -175,7 +178,7 @@ func TestNothingAfterExtAuthzReroutes(t *testing.T) {
 	for _, f := range hcm.GetHttpFilters() {
 		names = append(names, f.GetName())
 	}
-	if strings.Join(names, ",") != "envoy.filters.http.cors,gatehouse.authn,envoy.filters.http.ext_authz,envoy.filters.http.router" {
+	if strings.Join(names, ",") != "envoy.filters.http.cors,gatehouse.authn,envoy.filters.http.ext_authz,envoy.filters.http.ext_proc,envoy.filters.http.router" {
 		t.Fatalf("filter chain %v", names)
 	}
 	var authn extauthzv3.ExtAuthz
@@ -242,6 +245,46 @@ servers: [{name: github, upstream: "https://` + host + `:8443"}]
 		}
 		if !found {
 			t.Fatal("no adapter-github cluster")
+		}
+	}
+}
+
+// Responses of MCP routes — and only those — go to the authz service's response side
+// (ext_proc): fail closed, never re-routing, with the ext_authz decision's metadata, bodies
+// only when the processor asks (mode override), request trailers sent so they can be dropped.
+func TestResponseProcessing(t *testing.T) {
+	_, _, res := exampleEdge(t)
+	hcm := hcmOf(t, res)
+	var proc extprocv3.ExternalProcessor
+	found := false
+	for _, f := range hcm.GetHttpFilters() {
+		if f.GetName() == xds.ExtProcFilter {
+			if err := f.GetTypedConfig().UnmarshalTo(&proc); err != nil {
+				t.Fatal(err)
+			}
+			found = true
+		}
+	}
+	if !found {
+		t.Fatal("no ext_proc filter")
+	}
+	pm := proc.GetProcessingMode()
+	if proc.GetFailureModeAllow() || proc.GetRouteCacheAction() != extprocv3.ExternalProcessor_RETAIN ||
+		!proc.GetAllowModeOverride() || pm.GetResponseBodyMode() != extprocv3.ProcessingMode_NONE ||
+		pm.GetRequestTrailerMode() != extprocv3.ProcessingMode_SEND ||
+		!slices.Contains(proc.GetMetadataOptions().GetForwardingNamespaces().GetUntyped(), xds.ExtAuthzFilter) ||
+		proc.GetGrpcService().GetEnvoyGrpc().GetClusterName() != model.AuthzCluster {
+		t.Fatalf("ext_proc settings: %v", &proc)
+	}
+	rc := res[resource.RouteType][0].(*routev3.RouteConfiguration)
+	for _, r := range rc.GetVirtualHosts()[0].GetRoutes() {
+		var per extprocv3.ExtProcPerRoute
+		if err := r.GetTypedPerFilterConfig()[xds.ExtProcFilter].UnmarshalTo(&per); err != nil {
+			t.Fatalf("route %s: %v", r.GetName(), err)
+		}
+		mcp := strings.HasPrefix(r.GetMatch().GetPath(), "/mcp/")
+		if per.GetDisabled() == mcp {
+			t.Fatalf("route %s: response processing disabled=%v", r.GetName(), per.GetDisabled())
 		}
 	}
 }

@@ -15,6 +15,8 @@ import (
 	"bytes"
 	"context"
 
+	"google.golang.org/protobuf/types/known/structpb"
+
 	"github.com/gatehouse-mcp/gatehouse/internal/contract"
 	"github.com/gatehouse-mcp/gatehouse/internal/envoycheck"
 
@@ -31,6 +33,7 @@ import (
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 	"github.com/google/uuid"
 	"github.com/rs/zerolog"
 
@@ -42,7 +45,10 @@ type Options struct {
 	Model *model.Edge
 	// Authz is the ext_authz client (a gRPC connection to the authz service).
 	Authz authv3.AuthorizationClient
-	Log   zerolog.Logger
+	// Processor is the ext_proc client for responses on routes that have response
+	// processing (MCP routes); usually the same connection as Authz. Nil turns it off.
+	Processor extprocv3.ExternalProcessorClient
+	Log       zerolog.Logger
 	// InsecureTestIdentity, when set, is a bearer token the edge adds to requests from
 	// loopback addresses that carry no Authorization header. It exists only so that clients
 	// which cannot authenticate (the MCP conformance suite) can be run through the full
@@ -79,8 +85,9 @@ func New(opts Options) *Edge {
 				pr.Out.Host = target.Host
 				pr.SetXForwarded()
 			},
-			Transport:     tr,
-			FlushInterval: -1, // stream SSE events as they come
+			Transport:      tr,
+			FlushInterval:  -1, // stream SSE events as they come
+			ModifyResponse: e.processResponse,
 			ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 				opts.Log.Warn().Err(err).Str("gatehouse.cluster", c.Name).Str("url.path", r.URL.Path).Msg("upstream unavailable")
 				http.Error(w, "upstream connect error or disconnect/reset before headers", http.StatusServiceUnavailable)
@@ -155,6 +162,7 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	route = rt.Name
 	if rt.Authz {
+		r = r.WithContext(context.WithValue(r.Context(), metadataKey{}, &metadataHolder{}))
 		if !e.authorize(rec, r, rt) {
 			return
 		}
@@ -171,12 +179,57 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	ctx := r.Context()
-	if rt.Timeout > 0 {
+	timeout := rt.Timeout
+	// As Envoy's router does: the authz service's x-envoy-upstream-rq-timeout-ms (the token's
+	// remaining lifetime) overrides the route's timeout; a stream ends with its token.
+	if v := r.Header.Get(contract.HeaderUpstreamTimeout); v != "" {
+		if ms, err := strconv.ParseInt(v, 10, 64); err == nil && ms > 0 {
+			timeout = time.Duration(ms) * time.Millisecond
+		}
+		r.Header.Del(contract.HeaderUpstreamTimeout)
+	}
+	if timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, rt.Timeout)
+		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
+	if rt.RespondProcessing {
+		ctx = context.WithValue(ctx, processKey{}, &processing{meta: metadataFrom(r.Context()), header: r.Header.Clone()})
+	}
 	e.proxies[rt.Cluster].ServeHTTP(rec, r.WithContext(ctx))
+}
+
+type processKey struct{}
+
+// processing is what the response side of a request needs: the authz decision's dynamic
+// metadata and the request headers as they went upstream.
+type processing struct {
+	meta   *structpb.Struct
+	header http.Header
+}
+
+type metadataKey struct{}
+
+// metadataFrom returns the dynamic metadata the authz service attached to this request.
+func metadataFrom(ctx context.Context) *structpb.Struct {
+	holder, _ := ctx.Value(metadataKey{}).(*metadataHolder)
+	if holder == nil {
+		return nil
+	}
+	return holder.meta
+}
+
+type metadataHolder struct{ meta *structpb.Struct }
+
+// processResponse runs an upstream response through the ext_proc processor (fail closed: an
+// error becomes the reverse proxy's 502).
+func (e *Edge) processResponse(resp *http.Response) error {
+	p, _ := resp.Request.Context().Value(processKey{}).(*processing)
+	if p == nil || e.opts.Processor == nil {
+		return nil
+	}
+	proc := &Processor{Client: e.opts.Processor}
+	return proc.Process(resp.Request.Context(), p.meta, p.header, resp)
 }
 
 // dropHopByHop removes the headers RFC 9110 section 7.6.1 says a proxy must not forward:
@@ -328,6 +381,9 @@ func (e *Edge) check(w http.ResponseWriter, r *http.Request, req *authv3.CheckRe
 		w.WriteHeader(status)
 		_, _ = io.WriteString(w, d.GetBody())
 		return false
+	}
+	if holder, _ := r.Context().Value(metadataKey{}).(*metadataHolder); holder != nil && resp.GetDynamicMetadata() != nil {
+		holder.meta = resp.GetDynamicMetadata()
 	}
 	ok := resp.GetOkResponse()
 	for _, h := range ok.GetHeaders() {

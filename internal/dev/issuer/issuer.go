@@ -194,6 +194,12 @@ func (i *Issuer) resources(requested []string) ([]string, error) {
 
 // Mint issues an access token for user, for the given resources (all when empty).
 func (i *Issuer) Mint(user string, resources []string) (string, error) {
+	return i.MintWith(user, resources, nil)
+}
+
+// MintWith is Mint with claims replaced or added (tests: a token that expires soon, one
+// without MFA).
+func (i *Issuer) MintWith(user string, resources []string, claims map[string]any) (string, error) {
 	u, ok := i.user(user)
 	if !ok {
 		return "", fmt.Errorf("no demo user %q", user)
@@ -202,7 +208,11 @@ func (i *Issuer) Mint(user string, resources []string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return i.sign(u.Name, CLIClient, res, map[string]any{"email": u.Email, "groups": u.Groups, "amr": u.AMR, "scope": "openid email groups"})
+	extra := map[string]any{"email": u.Email, "groups": u.Groups, "amr": u.AMR, "scope": "openid email groups"}
+	for k, v := range claims {
+		extra[k] = v
+	}
+	return i.sign(u.Name, CLIClient, res, extra)
 }
 
 func (i *Issuer) sign(sub, clientID string, audience []string, extra map[string]any) (string, error) {

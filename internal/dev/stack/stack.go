@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+
 	"github.com/gatehouse-mcp/gatehouse/internal/contract"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -229,7 +231,7 @@ servers:
 	if err != nil {
 		return fail(err)
 	}
-	eopts := edge.Options{Model: m, Authz: authv3.NewAuthorizationClient(conn), Log: log}
+	eopts := edge.Options{Model: m, Authz: authv3.NewAuthorizationClient(conn), Processor: extprocv3.NewExternalProcessorClient(conn), Log: log}
 	if opts.InsecureTestIdentity != "" {
 		tok, err := s.Issuer.Mint(opts.InsecureTestIdentity, nil)
 		if err != nil {

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +22,7 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/internal/ecslog"
 	"github.com/gatehouse-mcp/gatehouse/internal/ecslog/ecslogtest"
 	"github.com/gatehouse-mcp/gatehouse/internal/proxy/authz"
+	"github.com/gatehouse-mcp/gatehouse/internal/proxy/binding"
 	"github.com/gatehouse-mcp/gatehouse/internal/proxy/oidc"
 	"github.com/gatehouse-mcp/gatehouse/internal/proxy/oidc/oidctest"
 )
@@ -60,6 +63,12 @@ type harness struct {
 	done      chan error
 	quiet     bool
 	clock     func() time.Time
+	keys      *binding.Keys
+}
+
+// session is the id the edge hands a caller for an upstream's session id inner.
+func (h *harness) session(server, sub, inner string) string {
+	return h.keys.Wrap(binding.Session, binding.Caller{Issuer: h.iss.URL, Subject: sub, Server: server}, inner)
 }
 
 func copyPolicies(t testing.TB) string { return testkit.CopyPolicies(t) }
@@ -107,6 +116,18 @@ func newHarness(t testing.TB, opts ...option) *harness {
 	h := &harness{t: t, iss: oidctest.NewIssuer(t), logs: &ecslogtest.Buffer{}}
 	h.policyDir = copyPolicies(t)
 	h.cfg = baseConfig(h.iss.URL, h.policyDir)
+	// A binding key file shared with the test, so it can make the session ids the edge
+	// hands out (as another replica with the same file would).
+	keyFile := filepath.Join(t.TempDir(), "binding.keys")
+	if err := os.WriteFile(keyFile, []byte(strings.Repeat("5a", 32)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h.cfg.Authz.BindingKeysFile = keyFile
+	keys, err := binding.LoadKeys(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.keys = keys
 	for _, o := range opts {
 		o(h)
 	}

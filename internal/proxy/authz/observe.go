@@ -16,6 +16,8 @@ type Metrics struct {
 	policyErrors  prometheus.Counter
 	queueTimeouts prometheus.Counter
 	headerChecks  prometheus.Histogram
+	listed        *prometheus.CounterVec
+	drift         *prometheus.CounterVec
 }
 
 // NewMetrics registers the metrics with reg.
@@ -50,13 +52,21 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Time to answer the edge's headers-only check that passed (route, token, scope; before the body is read).",
 			Buckets: []float64{.000025, .00005, .0001, .0002, .0005, .001, .0025, .01, .1},
 		}),
+		listed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_list_items_total",
+			Help: "Items of list responses (tools, prompts, resources) shown to or hidden from their caller by the listing decision.",
+		}, []string{"server", "method", "result"}),
+		drift: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_tool_definition_mismatches_total",
+			Help: "Tool definitions served that differ from their pin in the catalog (counted once per new definition).",
+		}, []string{"server", "tool"}),
 		queueTimeouts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "gatehouse_authz_queue_timeouts_total",
 			Help: "Checks whose deadline passed while waiting for an evaluation slot (Envoy denies them).",
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.decisions, m.duration, m.queue, m.authnFailures, m.policyErrors, m.queueTimeouts, m.headerChecks)
+		reg.MustRegister(m.decisions, m.duration, m.queue, m.authnFailures, m.policyErrors, m.queueTimeouts, m.headerChecks, m.listed, m.drift)
 	}
 	return m
 }

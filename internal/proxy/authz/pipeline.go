@@ -12,6 +12,7 @@ import (
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/contract"
+	"github.com/gatehouse-mcp/gatehouse/internal/proxy/binding"
 	"github.com/gatehouse-mcp/gatehouse/internal/proxy/mcpmsg"
 	"github.com/gatehouse-mcp/gatehouse/internal/proxy/oidc"
 )
@@ -40,7 +41,33 @@ func (s *Server) decide(ctx context.Context, req *authv3.CheckRequest, r *reques
 	if v := s.parseStage(r); v != nil {
 		return v
 	}
+	if v := s.bindStage(r); v != nil {
+		return v
+	}
 	return s.policyStage(ctx, req, r)
+}
+
+// bindStage checks that a session id the client presents (2025 revisions) was issued to this
+// caller for this server — the edge hands out ids bound to their caller (responses.go) — and
+// puts the upstream's own id back in its place. Another caller's id, or one the edge never
+// issued, is answered as the session not existing: MCP's 404, after which a client starts a
+// new session.
+func (s *Server) bindStage(r *request) *Verdict {
+	if r.msg.SessionID == "" {
+		return nil
+	}
+	inner, err := s.keys.Unwrap(binding.Session, r.caller(), r.msg.SessionID)
+	if err != nil {
+		return sessionNotBound()
+	}
+	r.session = inner
+	r.msg.SessionID = inner // the policy sees the upstream's id
+	return nil
+}
+
+// caller is who ids issued in this exchange are bound to.
+func (r *request) caller() binding.Caller {
+	return binding.Caller{Issuer: r.identity.Issuer, Subject: r.identity.Subject, Server: r.server}
 }
 
 // routeStage: canonical path, no token in the query, exempt routes, a known server, an

@@ -2,6 +2,7 @@ package authz
 
 import (
 	"context"
+	"strconv"
 	"strings"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -20,13 +21,16 @@ func (s *Server) policyStage(ctx context.Context, req *authv3.CheckRequest, r *r
 	if rev == nil {
 		return policyDenial(r, []string{"no authorization policy is loaded (fail closed)"}, true, jsonrpc)
 	}
+	decided := func(v *Verdict) *Verdict { v.Revision = rev.ID; return v }
 	var tool map[string]any
 	if r.msg.Method == "tools/call" {
 		if t, ok := rev.Catalog.Lookup(r.server, r.msg.Name); ok {
 			tool = t.Input()
 		}
+		if s.drift.has(r.server, r.msg.Name) {
+			return decided(policyDenial(r, []string{driftRefusal(r.server, r.msg.Name)}, false, jsonrpc))
+		}
 	}
-	decided := func(v *Verdict) *Verdict { v.Revision = rev.ID; return v }
 	input, err := s.buildInput(req, r, tool)
 	if err != nil {
 		s.log.Error().Err(err).Str("gatehouse.decision_id", r.decisionID).Msg("cannot build policy input; denying")
@@ -42,7 +46,9 @@ func (s *Server) policyStage(ctx context.Context, req *authv3.CheckRequest, r *r
 		return decided(policyDenial(r, []string{"the authorization policy could not be evaluated (fail closed)"}, true, jsonrpc))
 	}
 	if d.Allow {
-		return decided(allowed(StagePolicy, OutcomeAllow, s.upstreamHeaders(r, d)))
+		v := allowed(StagePolicy, OutcomeAllow, s.upstreamHeaders(r, d))
+		v.Metadata = s.metadata(r)
+		return decided(v)
 	}
 	reasons := d.Reasons
 	if len(reasons) == 0 {
@@ -51,6 +57,7 @@ func (s *Server) policyStage(ctx context.Context, req *authv3.CheckRequest, r *r
 	if s.cfg.Policy.DryRun {
 		// security 27: dry-run allows and logs the would-be denial.
 		v := allowed(StagePolicy, OutcomeDryRunDeny, s.upstreamHeaders(r, d))
+		v.Metadata = s.metadata(r)
 		v.Reasons = reasons
 		return decided(v)
 	}
@@ -86,6 +93,16 @@ func (s *Server) upstreamHeaders(r *request, d *policy.Decision) map[string]stri
 		set[contract.HeaderEmail] = r.identity.Email
 	}
 	set[HeaderDecisionID] = r.decisionID
+	if r.session != "" {
+		set[contract.HeaderSessionID] = r.session
+	}
+	// Nothing outlives the token that allowed it: a stream (SSE, GET) ends when the token
+	// expires. Envoy's router reads this header (set after its own sanitizing of client
+	// x-envoy-* headers); the dev edge does the same.
+	if exp := r.identity.Expiry; !exp.IsZero() {
+		ms := max(exp.Sub(s.now()).Milliseconds(), 1)
+		set[contract.HeaderUpstreamTimeout] = strconv.FormatInt(ms, 10)
+	}
 	return set
 }
 

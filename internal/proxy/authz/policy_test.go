@@ -48,10 +48,11 @@ func TestMethodsNotificationsResponses(t *testing.T) {
 
 	// GET (stream) and DELETE (session end) of the 2025 revisions are authorized as well.
 	for _, m := range []string{"GET", "DELETE"} {
-		hs := map[string]string{"mcp-protocol-version": "2025-11-25", "mcp-session-id": "s-1"}
+		hs := map[string]string{"mcp-protocol-version": "2025-11-25", "mcp-session-id": h.session(cc, "nina", "s-1")}
 		hs["authorization"] = "Bearer " + ne
 		allowed(t, h.check(envoyCheck(m, "/mcp/"+cc, cc, hs, "")))
 		hs["authorization"] = "Bearer " + dev
+		hs["mcp-session-id"] = h.session(cc, "dana", "s-2")
 		denied(t, h.check(envoyCheck(m, "/mcp/"+cc, cc, hs, "")), 403)
 		// security 34 at the authz level: no GET/DELETE in 2026-07-28.
 		hs["mcp-protocol-version"] = "2026-07-28"
@@ -386,7 +387,7 @@ func TestDecisionLog(t *testing.T) {
 		// trace.id is the edge's request id; the client's traceparent is the parent only.
 		"url.path": "/mcp/" + cc, "trace.id": "9d7a6f1e-5f44-4c1e-9d5e-2b0e3c9f8a11",
 		"gatehouse.parent_trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
-		"gatehouse.server": cc, "gatehouse.method": "tools/call", "gatehouse.tool": "list_devices",
+		"gatehouse.server":          cc, "gatehouse.method": "tools/call", "gatehouse.tool": "list_devices",
 		"gatehouse.decision_id": id, "gatehouse.policy_revision": h.svc.Policies.Current().ID,
 		"log.level": "info", "ecs.version": "8.11.0",
 	}

@@ -20,7 +20,9 @@ func (s *Server) render(r *request, v *Verdict) *authv3.CheckResponse {
 		return okResponse(nil, nil) // the body check that follows removes and sets headers
 	}
 	if v.Allowed() {
-		return okResponse(v.Upstream, headersToRemove(r, v.Upstream))
+		resp := okResponse(v.Upstream, headersToRemove(r, v.Upstream))
+		resp.DynamicMetadata = v.Metadata
+		return resp
 	}
 	body, contentType := errorBody(r, v)
 	hs := []*corev3.HeaderValueOption{

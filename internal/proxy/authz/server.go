@@ -32,6 +32,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/config"
+	"github.com/gatehouse-mcp/gatehouse/internal/proxy/binding"
 	"github.com/gatehouse-mcp/gatehouse/internal/proxy/mcpmsg"
 	"github.com/gatehouse-mcp/gatehouse/internal/proxy/oidc"
 	"github.com/gatehouse-mcp/gatehouse/internal/proxy/policy"
@@ -64,6 +65,11 @@ type Server struct {
 	// evaluations hit their timeout; with it, Checks queue in order and each runs at full speed.
 	slots           chan struct{}
 	lastOverloadLog atomic.Int64
+
+	// keys bind session and task ids to their caller (internal/proxy/binding).
+	keys *binding.Keys
+	// drift remembers tools whose served definition differs from the catalog's pin.
+	drift *drift
 }
 
 // New returns an authz server.
@@ -73,8 +79,12 @@ func New(cfg *config.Config, verifier TokenVerifier, policies PolicySource, log 
 		origins = []string{cfg.Origin()}
 	}
 	return &Server{cfg: cfg, verifier: verifier, policy: policies, log: log, metrics: metrics, now: time.Now, origins: origins,
-		slots: make(chan struct{}, 2*runtime.GOMAXPROCS(0))}
+		slots: make(chan struct{}, 2*runtime.GOMAXPROCS(0)), keys: binding.RandomKeys(), drift: newDrift()}
 }
+
+// UseBindingKeys sets the keys that bind session and task ids to their callers; all
+// replicas must share them.
+func (s *Server) UseBindingKeys(k *binding.Keys) { s.keys = k }
 
 // Ready reports whether the server can make decisions: a policy is loaded and the issuer's
 // keys were fetched.
@@ -103,6 +113,7 @@ type request struct {
 	tool     string         // tools/call and REST bridge: the tool named
 	identity *oidc.Identity
 	msg      *mcpmsg.Message
+	session  string // the upstream's session id, unwrapped from the client's
 }
 
 // How a request arrived: an MCP message, or a REST bridge call.

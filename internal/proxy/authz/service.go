@@ -22,6 +22,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/config"
+	"github.com/gatehouse-mcp/gatehouse/internal/proxy/binding"
+	"github.com/gatehouse-mcp/gatehouse/internal/proxy/extproc"
 	"github.com/gatehouse-mcp/gatehouse/internal/proxy/oidc"
 	"github.com/gatehouse-mcp/gatehouse/internal/proxy/policy"
 )
@@ -55,6 +57,11 @@ func NewService(cfg *config.Config, log zerolog.Logger, opts oidc.Options) *Serv
 	}
 	s.grpc = grpc.NewServer(append(GRPCServerOptions(cfg), grpc.UnaryInterceptor(recoverer(log)))...)
 	authv3.RegisterAuthorizationServer(s.grpc, s.Authz)
+	// The response side (ext_proc) on the same port: Envoy and the dev edge call both.
+	(&extproc.Server{Guard: s.Authz, OnError: func(err error) {
+		log.Warn().Err(err).Str("event.action", "mcp-response").Str("event.outcome", "failure").
+			Msg("a response could not be examined; it was not delivered (fail closed)")
+	}}).Register(s.grpc)
 	s.health = health.NewServer()
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	s.health.SetServingStatus(authv3.Authorization_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_NOT_SERVING)
@@ -99,6 +106,16 @@ func recoverer(log zerolog.Logger) grpc.UnaryServerInterceptor {
 // authz.shutdown_grace. The first policy load happens before serving; if it fails, the
 // service still starts (denying everything, not ready) and keeps retrying.
 func (s *Service) Run(ctx context.Context, grpcLis, httpLis net.Listener) error {
+	if f := s.Config.Authz.BindingKeysFile; f != "" {
+		keys, err := binding.LoadKeys(f)
+		if err != nil {
+			return fmt.Errorf("authz.binding_keys_file: %w", err)
+		}
+		s.Authz.UseBindingKeys(keys)
+	} else {
+		s.Log.Warn().Msg("authz.binding_keys_file is not set: session ids are bound with a key made at start, " +
+			"so only this replica can check them; give every replica the same key file")
+	}
 	if s.Config.OIDC.InsecureHTTP {
 		s.Log.Warn().Str("gatehouse.issuer", s.Config.OIDC.Issuer).
 			Msg("oidc.insecure_http is on: issuer keys travel over plain HTTP; use this only in a test stack")

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/proxy/mcpmsg"
 	"github.com/gatehouse-mcp/gatehouse/internal/proxy/oidc"
@@ -15,11 +16,12 @@ type Stage string
 
 // Stages, in the order a Check runs them.
 const (
-	StageRoute  Stage = "route"  // canonical path, server, exempt routes, Origin, size
-	StageAuthn  Stage = "authn"  // the bearer token
-	StageScope  Stage = "scope"  // the server's required scopes
-	StageParse  Stage = "parse"  // the MCP message (or REST bridge call)
-	StagePolicy Stage = "policy" // data.gatehouse.authz
+	StageRoute   Stage = "route"   // canonical path, server, exempt routes, Origin, size
+	StageAuthn   Stage = "authn"   // the bearer token
+	StageScope   Stage = "scope"   // the server's required scopes
+	StageParse   Stage = "parse"   // the MCP message (or REST bridge call)
+	StageBinding Stage = "binding" // the session id belongs to the caller
+	StagePolicy  Stage = "policy"  // data.gatehouse.authz
 )
 
 // Outcome is what a Check decided, as counted in gatehouse_authz_decisions_total{outcome}
@@ -46,6 +48,7 @@ const (
 	CodeInsufficientScope  = -32004 // 403: the token lacks a scope the server requires
 	CodeAuthzUnavailable   = -32005 // 503: the identity provider's keys are unavailable
 	CodeAuthorizationError = -32006 // policy could not be evaluated; denied (fail closed)
+	CodeSessionNotFound    = -32007 // 404: the session id was not issued to this caller for this server
 )
 
 // Verdict is the decision of one Check, made by exactly one stage. The CheckResponse is
@@ -73,6 +76,8 @@ type Verdict struct {
 	// (identity and the policy's headers); Authorization and client x-gatehouse-* headers
 	// are removed besides.
 	Upstream map[string]string
+	// Metadata is the dynamic metadata of an allowed request, for the response side.
+	Metadata *structpb.Struct
 	// AuthnFailure classifies a refused token (gatehouse_authn_failures_total{reason}).
 	AuthnFailure oidc.Reason
 	// GRPC is the status code of the CheckResponse: OK lets Envoy forward the request.
@@ -121,6 +126,14 @@ func parseRefusal(e *mcpmsg.Error) *Verdict {
 		v.withID(e.ID)
 	}
 	return v
+}
+
+// sessionNotBound answers a session id that is not the caller's as MCP answers a session that
+// does not exist (404), so that the client starts a new one.
+func sessionNotBound() *Verdict {
+	msg := "Session not found: this session id was not issued to you for this server; initialize a new session"
+	return &Verdict{Stage: StageBinding, Outcome: OutcomeDeny, Status: http.StatusNotFound, Code: CodeSessionNotFound,
+		Message: msg, Reasons: []string{"the session id was not issued to this caller for this server"}, GRPC: codes.NotFound}
 }
 
 // unauthenticated answers 401; the challenge leads the client to the resource metadata.

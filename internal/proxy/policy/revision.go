@@ -58,9 +58,28 @@ headers := h if {
 }
 
 decision := {"allowed": allow, "reasons": reasons, "headers": headers}
+
+# Listing decisions: the keys of input.list.items the caller may see, each decided by the
+# same allow that decides calling or reading it (the item's mcp fields and catalog entry
+# replace the list request's), in one query over the whole list, so a list cannot show
+# what a call would refuse.
+visible contains item.key if {
+	some item in input.list.items
+	item.tool
+	data.gatehouse.authz.allow == true with input.mcp as object.union(input.mcp, item.mcp) with input.tool as item.tool
+}
+
+visible contains item.key if {
+	some item in input.list.items
+	not item.tool
+	data.gatehouse.authz.allow == true with input.mcp as object.union(input.mcp, item.mcp)
+}
 `
 
-var decisionQuery = ast.MustParseBody("data.gatehouse.system.decision")
+var (
+	decisionQuery = ast.MustParseBody("data.gatehouse.system.decision")
+	visibleQuery  = ast.MustParseBody("data.gatehouse.system.visible")
+)
 
 // Revision is one loaded, compiled and tested policy directory. It implements
 // envoyauth.EvalContext, so evaluation goes through opa-envoy-plugin's Eval.
@@ -73,6 +92,7 @@ type Revision struct {
 	compiler *ast.Compiler
 	store    storage.Store
 	query    *rego.PreparedEvalQuery
+	visible  *rego.PreparedEvalQuery
 	logger   logging.Logger
 }
 
@@ -214,9 +234,17 @@ func build(ctx context.Context, files fstest.MapFS, id string, logger logging.Lo
 	if err != nil {
 		return nil, fmt.Errorf("prepare: %w", err)
 	}
+	vq, err := rego.New(
+		rego.ParsedQuery(visibleQuery),
+		rego.Compiler(compiler),
+		rego.Store(store),
+	).PrepareForEval(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("prepare: %w", err)
+	}
 	return &Revision{
 		ID: id, LoadedAt: time.Now(), Tests: passed, Catalog: cat,
-		compiler: compiler, store: store, query: &pq, logger: logger,
+		compiler: compiler, store: store, query: &pq, visible: &vq, logger: logger,
 	}, nil
 }
 
@@ -256,6 +284,28 @@ type Decision struct {
 	Allow   bool
 	Reasons []string
 	Result  *envoyauth.EvalResult // opa-envoy-plugin's result, for its header helpers
+}
+
+// Visible evaluates a listing decision: the keys of input.list.items the caller may see.
+func (r *Revision) Visible(ctx context.Context, input ast.Value) (map[string]bool, error) {
+	rs, err := r.visible.Eval(ctx, rego.EvalParsedInput(input))
+	if err != nil {
+		return nil, fmt.Errorf("evaluate listing for policy %s: %w", r.ID, err)
+	}
+	out := map[string]bool{}
+	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
+		return out, nil
+	}
+	keys, ok := rs[0].Expressions[0].Value.([]any)
+	if !ok {
+		return nil, fmt.Errorf("policy %s: listing decision is %T, not a set", r.ID, rs[0].Expressions[0].Value)
+	}
+	for _, k := range keys {
+		if s, ok := k.(string); ok {
+			out[s] = true
+		}
+	}
+	return out, nil
 }
 
 // Eval evaluates the revision for input (built by the caller) under decisionID.
