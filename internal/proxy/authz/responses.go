@@ -2,9 +2,12 @@ package authz
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -16,6 +19,7 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/internal/contract"
 	"github.com/gatehouse-mcp/gatehouse/internal/proxy/binding"
 	"github.com/gatehouse-mcp/gatehouse/internal/proxy/extproc"
+	"github.com/gatehouse-mcp/gatehouse/internal/proxy/policy"
 )
 
 // Response-side enforcement. An allowed Check leaves what the response side needs in the
@@ -119,8 +123,8 @@ func (x *exchange) ResponseHeaders(h map[string]string) (map[string]string, []st
 
 // Message implements extproc.Exchange: it filters the result of a list response.
 func (x *exchange) Message(msg []byte) ([]byte, error) {
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(msg, &top); err != nil {
+	top, err := splitObject(msg)
+	if err != nil {
 		return nil, fmt.Errorf("the server's response is not a JSON-RPC message: %w", err)
 	}
 	result, ok := top["result"]
@@ -132,29 +136,249 @@ func (x *exchange) Message(msg []byte) ([]byte, error) {
 		return nil, err
 	}
 	top["result"] = filtered
-	return json.Marshal(top)
+	return encodeObject(top), nil
+}
+
+// splitObject reads the members of a JSON object in one pass, without decoding their
+// values: a list response is tens of kilobytes, and only its result is looked into (and
+// fully parsed, once per distinct result: filter). Every member but result is validated
+// here; a repeated key is refused, so the edge and the client cannot read two results.
+func splitObject(b []byte) (map[string]json.RawMessage, error) {
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return nil, errors.New("not an object")
+	}
+	out := map[string]json.RawMessage{}
+	i = skipSpace(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		if skipSpace(b, i+1) != len(b) {
+			return nil, errors.New("data after the object")
+		}
+		return out, nil
+	}
+	for {
+		end, err := valueEnd(b, i)
+		if err != nil || b[i] != '"' {
+			return nil, errors.New("an object key is not a string")
+		}
+		var key string
+		if err := json.Unmarshal(b[i:end], &key); err != nil {
+			return nil, err
+		}
+		if _, dup := out[key]; dup {
+			return nil, fmt.Errorf("member %q appears twice", key)
+		}
+		i = skipSpace(b, end)
+		if i >= len(b) || b[i] != ':' {
+			return nil, errors.New("expected ':'")
+		}
+		i = skipSpace(b, i+1)
+		vend, err := valueEnd(b, i)
+		if err != nil {
+			return nil, err
+		}
+		v := b[i:vend]
+		if key != "result" && !json.Valid(v) {
+			return nil, fmt.Errorf("member %q is not valid JSON", key)
+		}
+		out[key] = v
+		i = skipSpace(b, vend)
+		if i >= len(b) {
+			return nil, errors.New("truncated object")
+		}
+		switch b[i] {
+		case ',':
+			i = skipSpace(b, i+1)
+		case '}':
+			if skipSpace(b, i+1) != len(b) {
+				return nil, errors.New("data after the object")
+			}
+			return out, nil
+		default:
+			return nil, errors.New("expected ',' or '}'")
+		}
+	}
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// valueEnd returns where the JSON value starting at b[i] ends, following strings and nesting
+// only (the content is validated by whoever decodes it).
+func valueEnd(b []byte, i int) (int, error) {
+	if i >= len(b) {
+		return 0, errors.New("truncated value")
+	}
+	depth := 0
+	for j := i; j < len(b); j++ {
+		c := b[j]
+		if depth == 0 && j > i && (c == '"' || c == '{' || c == '[') {
+			// A literal ran into a string or structure ("0\"\"") with nothing between.
+			return 0, errors.New("invalid value")
+		}
+		switch c {
+		case '"':
+			j++
+			for ; j < len(b) && b[j] != '"'; j++ {
+				if b[j] == '\\' {
+					j++
+				}
+			}
+			if j >= len(b) {
+				return 0, errors.New("unterminated string")
+			}
+			if depth == 0 {
+				return j + 1, nil
+			}
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth == 0 {
+				if j == i {
+					return 0, errors.New("missing value")
+				}
+				return j, nil // the end of a literal, closing the object around it
+			}
+			depth--
+			if depth == 0 {
+				return j + 1, nil
+			}
+		case ',', ' ', '\t', '\n', '\r', ':':
+			if depth == 0 {
+				if j == i {
+					return 0, errors.New("missing value")
+				}
+				return j, nil
+			}
+		}
+	}
+	if depth == 0 && i < len(b) {
+		return len(b), nil
+	}
+	return 0, errors.New("truncated value")
+}
+
+// encodeObject writes an object of raw members (already valid JSON, as they were parsed or
+// built here) without re-validating them, keys sorted.
+func encodeObject(m map[string]json.RawMessage) []byte {
+	keys := make([]string, 0, len(m))
+	n := 2
+	for k, v := range m {
+		keys = append(keys, k)
+		n += len(k) + len(v) + 8
+	}
+	slices.Sort(keys)
+	b := make([]byte, 0, n)
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendQuote(b, k)
+		b = append(b, ':')
+		b = append(b, m[k]...)
+	}
+	return append(b, '}')
+}
+
+// parsedList is a list result read once per revision: its raw items, their keys (empty for
+// a tool hidden because its definition drifted from its pin), and the items as the listing
+// query sees them.
+type parsedList struct {
+	res         map[string]json.RawMessage
+	items       []json.RawMessage
+	keys        []string
+	policyItems []any
 }
 
 // filter keeps the items of a list result the caller may see.
 func (x *exchange) filter(result json.RawMessage) (json.RawMessage, error) {
 	kind := listKinds[x.method]
-	var res map[string]json.RawMessage
-	if err := json.Unmarshal(result, &res); err != nil {
-		return nil, fmt.Errorf("%s result is not an object: %w", x.method, err)
-	}
-	var items []json.RawMessage
-	if raw, ok := res[kind.member]; ok {
-		if err := json.Unmarshal(raw, &items); err != nil {
-			return nil, fmt.Errorf("%s result.%s is not a list: %w", x.method, kind.member, err)
-		}
-	}
 	rev := x.s.policy.Current()
 	if rev == nil {
 		return nil, errors.New("no authorization policy is loaded (fail closed)")
 	}
-	keys := make([]string, len(items))
-	policyItems := make([]any, 0, len(items))
-	for i, raw := range items {
+	bodyKey := sha256.Sum256(append([]byte(rev.ID+"\x00"+x.server+"\x00"+x.method+"\x00"), result...))
+	pl, err := x.s.lists.parsed(bodyKey, func() (*parsedList, error) { return x.parse(rev, result) })
+	if err != nil {
+		return nil, err
+	}
+	var visible map[string]bool
+	var visKey [32]byte
+	if rev.Timeless {
+		// The listing decision is a function of the subject and the list alone: remember it.
+		subj, err := json.Marshal(x.subject)
+		if err != nil {
+			return nil, err
+		}
+		visKey = sha256.Sum256(append(append(bodyKey[:], subj...), []byte(x.version)...))
+		visible = x.s.lists.visible(visKey)
+	}
+	if visible == nil {
+		input := ast.LazyObject(map[string]any{
+			"subject": x.subject,
+			"mcp": map[string]any{"server": x.server, "method": x.method, "kind": x.kind,
+				"protocol_version": x.version, "via": viaMCP},
+			"now":  x.s.now().UTC().Format(time.RFC3339),
+			"list": map[string]any{"items": pl.policyItems},
+		})
+		ctx, cancel := context.WithTimeout(context.Background(), x.s.cfg.Policy.EvalTimeout)
+		defer cancel()
+		if visible, err = rev.Visible(ctx, input); err != nil {
+			x.s.metrics.policyErrors.Inc()
+			return nil, err
+		}
+		if rev.Timeless {
+			x.s.lists.remember(visKey, visible)
+		}
+	}
+	b := make([]byte, 0, len(result))
+	b = append(b, '[')
+	kept := 0
+	for i, raw := range pl.items {
+		if pl.keys[i] != "" && visible[pl.keys[i]] {
+			if kept > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, raw...)
+			kept++
+		}
+	}
+	b = append(b, ']')
+	x.s.metrics.listed.WithLabelValues(x.server, x.method, "shown").Add(float64(kept))
+	x.s.metrics.listed.WithLabelValues(x.server, x.method, "hidden").Add(float64(len(pl.items) - kept))
+	res := make(map[string]json.RawMessage, len(pl.res)+1)
+	for k, v := range pl.res {
+		res[k] = v
+	}
+	res[kind.member] = b
+	if x.modern {
+		// The list is this caller's: no shared cache may serve it to another (2026-07-28).
+		res["cacheScope"] = json.RawMessage(`"private"`)
+	}
+	return encodeObject(res), nil
+}
+
+// parse reads a list result: its items, their keys, the pins of listed tools (a drifted tool
+// is hidden whatever the policy says), and the items the listing query decides on.
+func (x *exchange) parse(rev *policy.Revision, result json.RawMessage) (*parsedList, error) {
+	kind := listKinds[x.method]
+	pl := &parsedList{}
+	if err := json.Unmarshal(result, &pl.res); err != nil {
+		return nil, fmt.Errorf("%s result is not an object: %w", x.method, err)
+	}
+	if raw, ok := pl.res[kind.member]; ok {
+		if err := json.Unmarshal(raw, &pl.items); err != nil {
+			return nil, fmt.Errorf("%s result.%s is not a list: %w", x.method, kind.member, err)
+		}
+	}
+	pl.keys = make([]string, len(pl.items))
+	pl.policyItems = make([]any, 0, len(pl.items))
+	for i, raw := range pl.items {
 		var head map[string]json.RawMessage
 		if err := json.Unmarshal(raw, &head); err != nil {
 			return nil, fmt.Errorf("%s item %d is not an object: %w", x.method, i, err)
@@ -163,53 +387,74 @@ func (x *exchange) filter(result json.RawMessage) (json.RawMessage, error) {
 		if err := json.Unmarshal(head[kind.key], &key); err != nil || key == "" {
 			return nil, fmt.Errorf("%s item %d has no %s", x.method, i, kind.key)
 		}
-		keys[i] = key
 		item := map[string]any{"key": key, "mcp": map[string]any{
 			"method": kind.method, kind.field: key, "kind": "request", "arguments": map[string]any{}}}
 		if x.method == "tools/list" {
-			t, pinned := rev.Catalog.Lookup(x.server, key)
-			if pinned {
+			if t, pinned := rev.Catalog.Lookup(x.server, key); pinned {
 				if t.Digest != "" && !x.s.pinHolds(x.server, key, t.Digest, raw, x.decisionID) {
-					keys[i] = "" // drifted: hidden, whatever the policy says
-					continue
+					continue // drifted: hidden, whatever the policy says
 				}
 				item["tool"] = t.Input()
 			}
 		}
-		policyItems = append(policyItems, item)
+		pl.keys[i] = key
+		pl.policyItems = append(pl.policyItems, item)
 	}
-	input := ast.LazyObject(map[string]any{
-		"subject": x.subject,
-		"mcp": map[string]any{"server": x.server, "method": x.method, "kind": x.kind,
-			"protocol_version": x.version, "via": viaMCP},
-		"now":  x.s.now().UTC().Format(time.RFC3339),
-		"list": map[string]any{"items": policyItems},
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), x.s.cfg.Policy.EvalTimeout)
-	defer cancel()
-	visible, err := rev.Visible(ctx, input)
+	return pl, nil
+}
+
+// listMemo remembers parsed list results (per revision and body) and, for timeless
+// revisions, listing decisions (per revision, body, subject and revision of MCP): a caller
+// that lists the same tools again pays for a hash and a copy, not for the policy. Both are
+// bounded; when full they start over.
+type listMemo struct {
+	mu    sync.Mutex
+	lists map[[32]byte]*parsedList
+	seen  map[[32]byte]map[string]bool
+}
+
+const (
+	maxParsedLists = 256
+	maxListings    = 8192
+)
+
+func newListMemo() *listMemo {
+	return &listMemo{lists: map[[32]byte]*parsedList{}, seen: map[[32]byte]map[string]bool{}}
+}
+
+func (m *listMemo) parsed(k [32]byte, parse func() (*parsedList, error)) (*parsedList, error) {
+	m.mu.Lock()
+	pl := m.lists[k]
+	m.mu.Unlock()
+	if pl != nil {
+		return pl, nil
+	}
+	pl, err := parse()
 	if err != nil {
-		x.s.metrics.policyErrors.Inc()
 		return nil, err
 	}
-	kept := make([]json.RawMessage, 0, len(items))
-	for i, raw := range items {
-		if keys[i] != "" && visible[keys[i]] {
-			kept = append(kept, raw)
-		}
+	m.mu.Lock()
+	if len(m.lists) >= maxParsedLists {
+		m.lists = map[[32]byte]*parsedList{}
 	}
-	x.s.metrics.listed.WithLabelValues(x.server, x.method, "shown").Add(float64(len(kept)))
-	x.s.metrics.listed.WithLabelValues(x.server, x.method, "hidden").Add(float64(len(items) - len(kept)))
-	b, err := json.Marshal(kept)
-	if err != nil {
-		return nil, err
+	m.lists[k] = pl
+	m.mu.Unlock()
+	return pl, nil
+}
+
+func (m *listMemo) visible(k [32]byte) map[string]bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.seen[k]
+}
+
+func (m *listMemo) remember(k [32]byte, v map[string]bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.seen) >= maxListings {
+		m.seen = map[[32]byte]map[string]bool{}
 	}
-	res[kind.member] = b
-	if x.modern {
-		// The list is this caller's: no shared cache may serve it to another (2026-07-28).
-		res["cacheScope"] = json.RawMessage(`"private"`)
-	}
-	return json.Marshal(res)
+	m.seen[k] = v
 }
 
 // pinHolds compares a listed tool's definition with its pin. A mismatch is remembered (the

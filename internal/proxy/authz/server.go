@@ -70,6 +70,8 @@ type Server struct {
 	keys *binding.Keys
 	// drift remembers tools whose served definition differs from the catalog's pin.
 	drift *drift
+	// lists remembers parsed list results and listing decisions (responses.go).
+	lists *listMemo
 }
 
 // New returns an authz server.
@@ -79,7 +81,7 @@ func New(cfg *config.Config, verifier TokenVerifier, policies PolicySource, log 
 		origins = []string{cfg.Origin()}
 	}
 	return &Server{cfg: cfg, verifier: verifier, policy: policies, log: log, metrics: metrics, now: time.Now, origins: origins,
-		slots: make(chan struct{}, 2*runtime.GOMAXPROCS(0)), keys: binding.RandomKeys(), drift: newDrift()}
+		slots: make(chan struct{}, 2*runtime.GOMAXPROCS(0)), keys: binding.RandomKeys(), drift: newDrift(), lists: newListMemo()}
 }
 
 // UseBindingKeys sets the keys that bind session and task ids to their callers; all

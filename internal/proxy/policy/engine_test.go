@@ -155,3 +155,32 @@ func TestPrintNeverLogs(t *testing.T) {
 		t.Fatalf("print output reached the log: %s", logs.String())
 	}
 }
+
+// A revision is timeless (its decisions may be remembered) only when no rule can see the
+// time: input.now, the whole input, a computed input key, or a nondeterministic builtin.
+func TestTimeless(t *testing.T) {
+	for src, want := range map[string]bool{
+		`allow if input.mcp.name == "x"`:                               true,
+		`allow if input.now > "2026"`:                                  false,
+		`allow if { x := input; x.now > "2026" }`:                      false,
+		`allow if { k := "now"; input[k] > "2026" }`:                   false,
+		`allow if time.now_ns() > 0`:                                   false,
+		`allow if { some g in input.subject.groups; g == "admin" }`:    true,
+		`allow if http.send({"method": "GET", "url": "http://x"}).ok`: false,
+	} {
+		m, err := ast.ParseModuleWithOpts("p.rego", "package gatehouse.authz\n\n"+src+"\n", ast.ParserOptions{RegoVersion: ast.RegoV1})
+		if err != nil {
+			t.Fatalf("%s: %v", src, err)
+		}
+		if got := timeless(map[string]*ast.Module{"p.rego": m}); got != want {
+			t.Errorf("%s: timeless=%v, want %v", src, got, want)
+		}
+	}
+	eng := NewEngine(repoPolicies(t), 0, zerolog.Nop(), nil)
+	if _, err := eng.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !eng.Current().Timeless {
+		t.Fatal("the default policy reads no time, yet is not timeless")
+	}
+}

@@ -88,6 +88,10 @@ type Revision struct {
 	LoadedAt time.Time
 	Tests    int // Rego tests that passed before the revision was accepted
 	Catalog  *catalog.Catalog
+	// Timeless is true when no served rule reads input.now (or the whole input) or calls a
+	// nondeterministic builtin (time, random, http.send, …): its decisions are then a function
+	// of the rest of the input, and may be remembered for the revision's life.
+	Timeless bool
 
 	compiler *ast.Compiler
 	store    storage.Store
@@ -243,9 +247,51 @@ func build(ctx context.Context, files fstest.MapFS, id string, logger logging.Lo
 		return nil, fmt.Errorf("prepare: %w", err)
 	}
 	return &Revision{
-		ID: id, LoadedAt: time.Now(), Tests: passed, Catalog: cat,
+		ID: id, LoadedAt: time.Now(), Tests: passed, Catalog: cat, Timeless: timeless(serving),
 		compiler: compiler, store: store, query: &pq, visible: &vq, logger: logger,
 	}, nil
+}
+
+// clockBuiltins read the clock or the runtime but are not flagged nondeterministic by OPA
+// (their value is fixed within one evaluation, not across evaluations).
+var clockBuiltins = map[string]bool{"time.now_ns": true, "opa.runtime": true}
+
+// timeless reports whether the modules decide without the time: no reference to input.now,
+// no reference to the input as a whole or by a computed key (which could reach input.now),
+// and no call of a nondeterministic builtin. It errs on the side of "not timeless".
+func timeless(modules map[string]*ast.Module) bool {
+	nowRef := ast.MustParseRef("input.now")
+	ok := true
+	for _, m := range modules {
+		ast.WalkRefs(m, func(r ast.Ref) bool {
+			if !r.HasPrefix(ast.InputRootRef) {
+				return false
+			}
+			if len(r) == 1 || r.HasPrefix(nowRef) {
+				ok = false
+			} else if _, isString := r[1].Value.(ast.String); !isString {
+				ok = false
+			}
+			return false
+		})
+		nondeterministic := func(name string) bool {
+			b, found := ast.BuiltinMap[name]
+			return found && b.Nondeterministic || clockBuiltins[name]
+		}
+		ast.WalkExprs(m, func(e *ast.Expr) bool {
+			if e.IsCall() && nondeterministic(e.Operator().String()) {
+				ok = false
+			}
+			return false
+		})
+		ast.WalkTerms(m, func(t *ast.Term) bool {
+			if c, isCall := t.Value.(ast.Call); isCall && len(c) > 0 && nondeterministic(c[0].String()) {
+				ok = false
+			}
+			return false
+		})
+	}
+	return ok
 }
 
 // runTests runs the directory's Rego tests (test_* rules) as `opa test` would, and refuses

@@ -1,0 +1,28 @@
+package authz_test
+
+import (
+	"encoding/json"
+	"testing"
+)
+
+// TestListResponseMustParse: a list response the splitter passes with a malformed result is
+// refused by the filter, never forwarded as it came.
+func TestListResponseMustParse(t *testing.T) {
+	h := newHarness(t, withQuietLogs())
+	tok := h.token(cc, "sam", []string{"service-desk"})
+	resp := h.check(mcpPost(cc, tok, `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`))
+	meta := resp.GetDynamicMetadata()
+	if resp.GetOkResponse() == nil || meta == nil {
+		t.Fatalf("tools/list not allowed: %v", resp)
+	}
+	for _, body := range []string{`{"jsonrpc":"2.0","id":1,"result":{[]}}`, `{"jsonrpc":"2.0","id":1,"result":0""}`,
+		`{"jsonrpc":"2.0","id":1,"result":{"tools":[]}}x`, `{"jsonrpc":"2.0","id":1,"result":{"tools":[]},"result":{"tools":[]}}`} {
+		if out, err := h.svc.Authz.Begin(meta).Message([]byte(body)); err == nil {
+			t.Errorf("%s: forwarded as %s", body, out)
+		}
+	}
+	out, err := h.svc.Authz.Begin(meta).Message([]byte(`{"jsonrpc":"2.0","id":1,"result":{"tools":[]}}`))
+	if err != nil || !json.Valid(out) {
+		t.Fatalf("an empty list: %s, %v", out, err)
+	}
+}
