@@ -293,7 +293,14 @@ type parsedList struct {
 	items       []json.RawMessage
 	keys        []string
 	policyItems []any
+	// pins are the listed tools' pin comparisons, applied to the drift record on every
+	// listing (a memoised list still clears or marks drift: the adapter may have changed
+	// back and forth since it was parsed).
+	pins []pinCheck
 }
+
+// pinCheck is one listed tool's served digest against its pin.
+type pinCheck struct{ tool, pin, got string }
 
 // filter keeps the items of a list result the caller may see.
 func (x *exchange) filter(result json.RawMessage) (json.RawMessage, error) {
@@ -307,6 +314,7 @@ func (x *exchange) filter(result json.RawMessage) (json.RawMessage, error) {
 	if err != nil {
 		return nil, err
 	}
+	x.s.recordPins(x.server, pl.pins, x.decisionID)
 	var visible map[string]bool
 	var visKey [32]byte
 	if rev.Timeless {
@@ -391,8 +399,15 @@ func (x *exchange) parse(rev *policy.Revision, result json.RawMessage) (*parsedL
 			"method": kind.method, kind.field: key, "kind": "request", "arguments": map[string]any{}}}
 		if x.method == "tools/list" {
 			if t, pinned := rev.Catalog.Lookup(x.server, key); pinned {
-				if t.Digest != "" && !x.s.pinHolds(x.server, key, t.Digest, raw, x.decisionID) {
-					continue // drifted: hidden, whatever the policy says
+				if t.Digest != "" {
+					got, err := catalog.Digest(raw)
+					if err != nil {
+						got = "unreadable"
+					}
+					pl.pins = append(pl.pins, pinCheck{tool: key, pin: t.Digest, got: got})
+					if got != t.Digest {
+						continue // drifted: hidden, whatever the policy says
+					}
 				}
 				item["tool"] = t.Input()
 			}
@@ -457,14 +472,19 @@ func (m *listMemo) remember(k [32]byte, v map[string]bool) {
 	m.seen[k] = v
 }
 
-// pinHolds compares a listed tool's definition with its pin. A mismatch is remembered (the
-// tool's calls are refused: policyStage), logged once per definition and counted; a match
-// clears an earlier mismatch.
-func (s *Server) pinHolds(server, tool, pin string, def []byte, decisionID string) bool {
-	got, err := catalog.Digest(def)
-	if err == nil && got == pin {
+// recordPins applies a listing's pin comparisons. A mismatch is remembered (the tool's calls
+// are refused: policyStage), logged once per definition and counted; a match clears an
+// earlier mismatch.
+func (s *Server) recordPins(server string, pins []pinCheck, decisionID string) {
+	for _, p := range pins {
+		s.recordPin(server, p.tool, p.pin, p.got, decisionID)
+	}
+}
+
+func (s *Server) recordPin(server, tool, pin, got, decisionID string) {
+	if got == pin {
 		s.drift.clear(server, tool)
-		return true
+		return
 	}
 	if s.drift.mark(server, tool, got) {
 		s.metrics.drift.WithLabelValues(server, tool).Inc()
@@ -473,7 +493,6 @@ func (s *Server) pinHolds(server, tool, pin string, def []byte, decisionID strin
 			Str("gatehouse.pinned_digest", pin).Str("gatehouse.served_digest", got).Str("gatehouse.decision_id", decisionID).
 			Msg("a tool's served definition differs from its pin in the catalog: it is hidden and its calls are refused")
 	}
-	return false
 }
 
 // drift remembers the tools whose served definition differs from their pin, with the
