@@ -65,7 +65,14 @@ test_network_engineer_deploys_with_mfa if {
 }
 
 test_network_engineer_radkit if {
-	authz.allow with input as call(mfa_subject(["network-engineers"]), "radkit", "exec_commands", deploy_tool)
+	authz.allow with input as object.union(
+		call(subject(["network-engineers"]), "radkit", "run_commands", show_tool),
+		{"mcp": {"arguments": {"commands": ["show version", "sh ip int br"]}}},
+	)
+	not authz.allow with input as object.union(
+		call(subject(["network-engineers"]), "radkit", "run_commands", show_tool),
+		{"mcp": {"arguments": {"commands": ["show version", "reload"]}}},
+	)
 }
 
 test_network_engineer_reads_servicenow if {

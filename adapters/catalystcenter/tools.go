@@ -3,11 +3,10 @@ package catalystcenter
 import (
 	"context"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/gatehouse-mcp/gatehouse/adapters/kit"
+	"github.com/gatehouse-mcp/gatehouse/adapters/kit/devicecmd"
 )
 
 var (
@@ -99,8 +98,9 @@ func Register(s *kit.Server, c *Client) {
 	})
 	kit.Add(s, kit.Tool[showArgs, showResult]{
 		Name: "run_show_commands", Title: "Run read-only show commands", Action: kit.Execute, Annotations: showCommands,
-		Description: "Run read-only CLI commands (show, ping, traceroute, ... — only what the controller's command runner " +
-			"accepts) on up to 10 devices and return each device's output. Commands that would change configuration are refused.",
+		Description: "Run read-only CLI commands on up to 10 devices and return each device's output, keyed by the command " +
+			"in full form (\"sh ver\" runs and answers as \"show version\"): show, ping <target> and traceroute <target>. " +
+			"Which commands you may run is decided by policy; configuration, reload, write and chained commands are refused.",
 		Handle: func(ctx context.Context, a showArgs) (showResult, error) {
 			return c.runShow(ctx, a)
 		},
@@ -285,21 +285,20 @@ func (c *Client) runShow(ctx context.Context, a showArgs) (showResult, error) {
 		timeout = 30
 	}
 	timeout = min(timeout, 300)
-	// Check against the controller's own list first, so a configuration command is refused
-	// here with a clear reason instead of reaching the command runner at all.
-	legit, err := c.LegitReads(ctx)
-	if err != nil {
-		return showResult{}, err
-	}
-	for _, cmd := range a.Commands {
-		first := strings.ToLower(strings.Fields(cmd + " ")[0])
-		if !slices.ContainsFunc(legit, func(l string) bool { return strings.EqualFold(l, first) }) {
-			return showResult{}, fmt.Errorf("command %q is not read-only: the command runner accepts only %s", cmd, strings.Join(legit, ", "))
+	// The adapter's floor (show, ping and traceroute with a target; no chaining, line breaks
+	// or file-writing pipes) holds whatever the policy allows; the command sent is the normal
+	// form, which is what the policy checked.
+	cmds := make([]string, 0, len(a.Commands))
+	for _, raw := range a.Commands {
+		n, err := devicecmd.Check(raw)
+		if err != nil {
+			return showResult{}, fmt.Errorf("nothing was run: %w", err)
 		}
+		cmds = append(cmds, n)
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(timeout+30)*time.Second)
 	defer cancel()
-	results, err := c.RunReadOnly(ctx, a.DeviceIDs, a.Commands, timeout)
+	results, err := c.RunReadOnly(ctx, a.DeviceIDs, cmds, timeout)
 	if err != nil {
 		return showResult{}, err
 	}

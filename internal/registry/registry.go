@@ -6,7 +6,9 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/gatehouse-mcp/gatehouse/adapters/catalystcenter"
+	"github.com/gatehouse-mcp/gatehouse/adapters/github"
 	"github.com/gatehouse-mcp/gatehouse/adapters/kit"
+	"github.com/gatehouse-mcp/gatehouse/adapters/radkit"
 	"github.com/gatehouse-mcp/gatehouse/adapters/servicenow"
 )
 
@@ -17,5 +19,9 @@ func Declarations() []*kit.Server {
 	catalystcenter.Register(cc, nil)
 	sn := kit.NewServer(kit.Options{Name: servicenow.ServerName, Logger: zerolog.Nop()})
 	servicenow.Register(sn, nil)
-	return []*kit.Server{cc, sn}
+	gh := kit.NewServer(kit.Options{Name: github.ServerName, Logger: zerolog.Nop()})
+	github.Register(gh, nil)
+	rk := kit.NewServer(kit.Options{Name: radkit.ServerName, Logger: zerolog.Nop()})
+	radkit.Register(rk, nil)
+	return []*kit.Server{cc, sn, gh, rk}
 }

@@ -28,6 +28,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gatehouse-mcp/gatehouse/adapters/catalystcenter/sim"
+	ghsim "github.com/gatehouse-mcp/gatehouse/adapters/github/sim"
+	rksim "github.com/gatehouse-mcp/gatehouse/adapters/radkit/sim"
 	snsim "github.com/gatehouse-mcp/gatehouse/adapters/servicenow/sim"
 	"github.com/gatehouse-mcp/gatehouse/internal/cli"
 	"github.com/gatehouse-mcp/gatehouse/internal/contract"
@@ -57,8 +59,8 @@ func newRoot() *cobra.Command {
 		Short: "Run the whole Gatehouse platform on loopback, for development",
 		Long: `gatehouse-dev runs, in one process on loopback: a development OIDC issuer with demo users
 (admin, nina, sam, dana; password gatehouse), the authz service over the policy directory
-(edits are picked up live), the Catalyst Center adapter against a stateful simulator, and the
-edge in front. It prints every address it serves and a paste-ready MCP client configuration.
+(edits are picked up live), the Catalyst Center, ServiceNow, GitHub and RADKit adapters, each
+against a stateful simulator, and the edge in front. It prints every address it serves and a paste-ready MCP client configuration.
 
 Development only: the production binary is gatehouse (cmd/gatehouse).`,
 		Example: `  go run ./cmd/gatehouse-dev
@@ -79,7 +81,7 @@ Development only: the production binary is gatehouse (cmd/gatehouse).`,
 		Use:     "simulate",
 		Short:   "Serve an upstream API simulator (development and tests, never production)",
 		Example: "  go run ./cmd/gatehouse-dev simulate catalyst-center --listen 127.0.0.1:9000",
-	}, simulateCatalystCenterCommand(), simulateServiceNowCommand()))
+	}, simulateCatalystCenterCommand(), simulateServiceNowCommand(), simulateGitHubCommand(), simulateRADKitCommand()))
 	return root
 }
 
@@ -341,6 +343,48 @@ the Catalyst Center simulator's devices), for running an adapter against by hand
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:9001", "address to serve the simulated API on; port 0 picks a free one")
+	return cmd
+}
+
+func simulateGitHubCommand() *cobra.Command {
+	var listen string
+	cmd := &cobra.Command{
+		Use:   "github",
+		Short: "Serve a stateful GitHub REST API simulator",
+		Long: fmt.Sprintf(`Serve the GitHub REST API simulator the dev platform uses (repositories with real git
+history, branch protection with required checks and reviews, pull requests, issues, code
+search, rate limits and ETags; GitHub App installation tokens that expire), for running an
+adapter against by hand. Organisation %s; the personal access token %s acts as dana-dev.`,
+			ghsim.Org, ghsim.DefaultToken),
+		Example: fmt.Sprintf(`  go run ./cmd/gatehouse-dev simulate github --listen 127.0.0.1:9002
+  GITHUB_URL=http://127.0.0.1:9002 GITHUB_ORGS=%s GATEHOUSE_SECRET_GITHUB_TOKEN=%s \
+    go run ./cmd/gatehouse-adapter-github --secrets env --listen 127.0.0.1:8103`, ghsim.Org, ghsim.DefaultToken),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runSimulate(cmd.Context(), listen, cmd.OutOrStdout(), ghsim.New(ghsim.Options{}),
+				"GitHub simulator on http://%s (token "+ghsim.DefaultToken+", organisation "+ghsim.Org+"; Ctrl-C stops it)\n")
+		},
+	}
+	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:9002", "address to serve the simulated API on; port 0 picks a free one")
+	return cmd
+}
+
+func simulateRADKitCommand() *cobra.Command {
+	var listen string
+	cmd := &cobra.Command{
+		Use:   "radkit",
+		Short: "Serve a RADKit bridge simulator",
+		Long: fmt.Sprintf(`Serve the RADKit bridge simulator the dev platform uses: the HTTP contract of
+docs/radkit-bridge.md over simulated IOS-XE, NX-OS and IOS-XR devices (the same names as the
+Catalyst Center simulator's), with jobs for slow runs. Bearer token %s.`, rksim.DefaultBridgeToken),
+		Example: fmt.Sprintf(`  go run ./cmd/gatehouse-dev simulate radkit --listen 127.0.0.1:9003
+  RADKIT_URL=http://127.0.0.1:9003 GATEHOUSE_SECRET_RADKIT_BRIDGE_TOKEN=%s \
+    go run ./cmd/gatehouse-adapter-radkit --secrets env --listen 127.0.0.1:8104`, rksim.DefaultBridgeToken),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runSimulate(cmd.Context(), listen, cmd.OutOrStdout(), rksim.NewBridge(rksim.Seed(), rksim.BridgeOptions{}),
+				"RADKit bridge simulator on http://%s (token "+rksim.DefaultBridgeToken+"; Ctrl-C stops it)\n")
+		},
+	}
+	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:9003", "address to serve the simulated API on; port 0 picks a free one")
 	return cmd
 }
 

@@ -26,7 +26,11 @@ import (
 
 	"github.com/gatehouse-mcp/gatehouse/adapters/catalystcenter"
 	"github.com/gatehouse-mcp/gatehouse/adapters/catalystcenter/sim"
+	"github.com/gatehouse-mcp/gatehouse/adapters/github"
+	ghsim "github.com/gatehouse-mcp/gatehouse/adapters/github/sim"
 	"github.com/gatehouse-mcp/gatehouse/adapters/kit"
+	"github.com/gatehouse-mcp/gatehouse/adapters/radkit"
+	rksim "github.com/gatehouse-mcp/gatehouse/adapters/radkit/sim"
 	"github.com/gatehouse-mcp/gatehouse/adapters/servicenow"
 	snsim "github.com/gatehouse-mcp/gatehouse/adapters/servicenow/sim"
 	"github.com/gatehouse-mcp/gatehouse/internal/config"
@@ -61,8 +65,10 @@ type Stack struct {
 	Config *config.Config
 	Issuer *issuer.Issuer
 	Authz  *authz.Service
-	Sim    *sim.Sim   // the Catalyst Center simulator
-	SNSim  *snsim.Sim // the ServiceNow simulator
+	Sim    *sim.Sim      // the Catalyst Center simulator
+	SNSim  *snsim.Sim    // the ServiceNow simulator
+	GHSim  *ghsim.Sim    // the GitHub simulator (signed in to as the GitHub App)
+	RKSim  *rksim.Bridge // the RADKit bridge simulator
 	// EdgeURL is the public base URL (the edge); MCP servers are at EdgeURL/mcp/<name>.
 	EdgeURL string
 	// Adapters maps server names to the adapters' own base URLs (for direct comparisons).
@@ -127,6 +133,8 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	// Adapters, each against its upstream's simulator, plus any test-only extras.
 	s.Sim = sim.New(sim.Options{})
 	s.SNSim = snsim.New(snsim.Options{})
+	s.GHSim = ghsim.New(ghsim.Options{})
+	s.RKSim = rksim.NewBridge(rksim.Seed(), rksim.BridgeOptions{})
 	handlers := map[string]http.Handler{}
 	for _, a := range []struct {
 		name     string
@@ -147,6 +155,24 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 					"client_secret": snsim.DefaultClientSecret}, srv.Metrics, log)
 				if err == nil {
 					servicenow.Register(srv, c)
+				}
+				return err
+			}},
+		{github.ServerName, s.GHSim,
+			func(srv *kit.Server, upstream string) error {
+				c, err := github.NewClient(github.Config{URL: upstream, Orgs: []string{ghsim.Org},
+					Secrets: staticSecret(s.GHSim.AppSecret()), Registry: srv.Registry, Log: log,
+					UserAgent: "gatehouse-dev"})
+				if err == nil {
+					github.Register(srv, c)
+				}
+				return err
+			}},
+		{radkit.ServerName, s.RKSim,
+			func(srv *kit.Server, upstream string) error {
+				b, err := radkit.NewBridge(upstream, staticSecret{radkit.BridgeSecretField: rksim.DefaultBridgeToken}, 0, srv.Metrics, log)
+				if err == nil {
+					radkit.Register(srv, b)
 				}
 				return err
 			}},
