@@ -160,12 +160,12 @@ func TestPrintNeverLogs(t *testing.T) {
 // time: input.now, the whole input, a computed input key, or a nondeterministic builtin.
 func TestTimeless(t *testing.T) {
 	for src, want := range map[string]bool{
-		`allow if input.mcp.name == "x"`:                               true,
-		`allow if input.now > "2026"`:                                  false,
-		`allow if { x := input; x.now > "2026" }`:                      false,
-		`allow if { k := "now"; input[k] > "2026" }`:                   false,
-		`allow if time.now_ns() > 0`:                                   false,
-		`allow if { some g in input.subject.groups; g == "admin" }`:    true,
+		`allow if input.mcp.name == "x"`:                              true,
+		`allow if input.now > "2026"`:                                 false,
+		`allow if { x := input; x.now > "2026" }`:                     false,
+		`allow if { k := "now"; input[k] > "2026" }`:                  false,
+		`allow if time.now_ns() > 0`:                                  false,
+		`allow if { some g in input.subject.groups; g == "admin" }`:   true,
 		`allow if http.send({"method": "GET", "url": "http://x"}).ok`: false,
 	} {
 		m, err := ast.ParseModuleWithOpts("p.rego", "package gatehouse.authz\n\n"+src+"\n", ast.ParserOptions{RegoVersion: ast.RegoV1})
