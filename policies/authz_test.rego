@@ -47,7 +47,10 @@ test_admin_deploys_with_mfa if {
 }
 
 test_admin_any_server if {
-	authz.allow with input as call(subject(["admin"]), "github", "create_issue", write_tool)
+	authz.allow with input as object.union(
+		call(subject(["admin"]), "github", "create_issue", write_tool),
+		{"mcp": {"arguments": {"owner": "gatehouse-net", "repo": "network-templates"}}},
+	)
 }
 
 # network-engineers: read/write/execute on catalyst-center and radkit
@@ -102,7 +105,10 @@ test_service_desk_cannot_run_commands if {
 # developers: anything on github and the REST bridge
 
 test_developer_github if {
-	authz.allow with input as call(subject(["developers"]), "github", "create_pull_request", write_tool)
+	authz.allow with input as object.union(
+		call(subject(["developers"]), "github", "create_pull_request", write_tool),
+		{"mcp": {"arguments": {"owner": "gatehouse-net", "repo": "network-templates"}}},
+	)
 }
 
 test_developer_rest_bridge_session if {

@@ -23,6 +23,8 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/adapters/github/sim"
 	"github.com/gatehouse-mcp/gatehouse/adapters/kit"
 	"github.com/gatehouse-mcp/gatehouse/adapters/kit/kittest"
+	"github.com/gatehouse-mcp/gatehouse/internal/dev/stack"
+	"github.com/gatehouse-mcp/gatehouse/internal/testkit"
 )
 
 // clock is the simulator's and the adapter's time, moved by tests (tokens expire on it, and
@@ -102,12 +104,17 @@ type env struct {
 	secrets *secrets
 	server  *kit.Server
 	base    string
+	mcpURL  string            // the adapter's /mcp, or the dev edge's /mcp/github
+	headers map[string]string // what connect sends
 }
 
 type options struct {
 	secret     func(*sim.Sim) kit.Secret // default: the App with its installation id
 	orgs       []string
 	pathPrefix string // the simulator's, and the adapter's URL suffix
+	// viaEdge puts the adapter behind the development platform (dev edge, authz service, the
+	// repository's policies) and connects as admin (MFA) with a real token.
+	viaEdge bool
 }
 
 func startEnv(t *testing.T, o options) *env {
@@ -143,11 +150,28 @@ func startEnv(t *testing.T, o options) *env {
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx, l, time.Second) }()
 	t.Cleanup(func() { cancel(); <-done })
-	return &env{sim: simulator, clock: clk, secrets: sec, server: s, base: "http://" + l.Addr().String()}
+	e := &env{sim: simulator, clock: clk, secrets: sec, server: s, base: "http://" + l.Addr().String()}
+	e.mcpURL, e.headers = e.base+kit.Path, map[string]string{"X-Gatehouse-Email": "dana@gatehouse.example"}
+	if o.viaEdge {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		st, err := stack.Start(ctx, stack.Options{PolicyDir: testkit.Root("policies"), Log: zerolog.Nop(),
+			Extra: map[string]http.Handler{github.ServerName: s.Handler()}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(st.Stop)
+		tok, err := st.Token("admin")
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.mcpURL, e.headers = st.ServerURL(github.ServerName), map[string]string{"Authorization": "Bearer " + tok}
+	}
+	return e
 }
 
 func (e *env) connect(t *testing.T, version string) *client.Client {
-	return kittest.Connect(t, e.base+kit.Path, version, map[string]string{"X-Gatehouse-Email": "dana@gatehouse.example"})
+	return kittest.Connect(t, e.mcpURL, version, e.headers)
 }
 
 // call invokes a tool and decodes its structured result into out; it fails the test unless
@@ -201,8 +225,16 @@ func hasEntry(es []github.Entry, name, typ string) bool {
 // read the templates, branch, commit, open an issue and a pull request, comment, request a
 // review, see the merge refused until the check passes and a review approves, merge, and
 // delete the branch.
+// TestEveryTool runs every tool through an mcp-go client on all three revisions, straight to
+// the adapter and through the dev edge with a real token (admin: merging needs MFA).
 func TestEveryTool(t *testing.T) {
-	e := startEnv(t, options{})
+	for _, edge := range []bool{false, true} {
+		t.Run(map[bool]string{false: "direct", true: "edge"}[edge], func(t *testing.T) { everyTool(t, edge) })
+	}
+}
+
+func everyTool(t *testing.T, viaEdge bool) {
+	e := startEnv(t, options{viaEdge: viaEdge})
 	for i, v := range []string{"2025-06-18", "2025-11-25", "2026-07-28"} {
 		t.Run(v, func(t *testing.T) {
 			c := e.connect(t, v)

@@ -73,7 +73,7 @@ func TestReferenceBridge(t *testing.T) {
 		t.Fatalf("ready: %v", err)
 	}
 	e := &env{backend: "reference-bridge", secrets: sec, access: br}
-	serve(t, e, radkit.Options{})
+	serve(t, e, radkit.Options{}, false)
 	c := e.connect(t, "2026-07-28")
 
 	var list struct {

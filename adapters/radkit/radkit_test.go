@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -22,6 +23,8 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/adapters/kit/kittest"
 	"github.com/gatehouse-mcp/gatehouse/adapters/radkit"
 	"github.com/gatehouse-mcp/gatehouse/adapters/radkit/sim"
+	"github.com/gatehouse-mcp/gatehouse/internal/dev/stack"
+	"github.com/gatehouse-mcp/gatehouse/internal/testkit"
 )
 
 var revisions = []string{"2025-06-18", "2025-11-25", "2026-07-28"}
@@ -63,6 +66,7 @@ func fixedNow() time.Time { return clockNow }
 type env struct {
 	backend string
 	base    string
+	headers map[string]string // for connect: the edge's Authorization when viaEdge
 	secrets *secrets
 	bridge  *sim.Bridge
 	ssh     *sim.SSHServer
@@ -73,13 +77,32 @@ type setup struct {
 	devices  []sim.Device
 	syncWait time.Duration
 	opts     radkit.Options
+	// viaEdge puts the adapter behind the development platform (dev edge, authz service,
+	// the repository's policies) and connects as nina, a network engineer, with a real token.
+	viaEdge bool
 }
 
-func serve(t testing.TB, e *env, o radkit.Options) {
+func serve(t testing.TB, e *env, o radkit.Options, viaEdge bool) {
 	s := kit.NewServer(kit.Options{Name: radkit.ServerName, Version: "test", Logger: zerolog.Nop()})
 	radkit.RegisterWith(s, e.access, o)
 	if err := s.Err(); err != nil {
 		t.Fatal(err)
+	}
+	if viaEdge {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		st, err := stack.Start(ctx, stack.Options{PolicyDir: testkit.Root("policies"), Log: zerolog.Nop(),
+			Extra: map[string]http.Handler{radkit.ServerName: s.Handler()}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(st.Stop)
+		tok, err := st.Token("nina")
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.base, e.headers = st.ServerURL(radkit.ServerName), map[string]string{"Authorization": "Bearer " + tok}
+		return
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -109,7 +132,7 @@ func startBridge(t testing.TB, st setup) *env {
 	br.API().Backoff = time.Millisecond
 	br.PollInterval = 20 * time.Millisecond
 	e := &env{backend: "bridge", secrets: sec, bridge: b, access: br}
-	serve(t, e, st.opts)
+	serve(t, e, st.opts, st.viaEdge)
 	return e
 }
 
@@ -142,7 +165,7 @@ func startSSH(t testing.TB, st setup) *env {
 	}
 	t.Cleanup(func() { access.Close() })
 	e := &env{backend: "ssh", secrets: sec, ssh: srv, access: access}
-	serve(t, e, st.opts)
+	serve(t, e, st.opts, st.viaEdge)
 	return e
 }
 
@@ -155,7 +178,7 @@ func eachBackend(t *testing.T, st setup, f func(t *testing.T, e *env)) {
 }
 
 func (e *env) connect(t testing.TB, version string) *client.Client {
-	return kittest.Connect(t, e.base, version, nil)
+	return kittest.Connect(t, e.base, version, e.headers)
 }
 
 // call invokes a tool, fails the test unless isError is wantError, decodes the structured
@@ -230,9 +253,17 @@ func run(t testing.TB, c *client.Client, args map[string]any) runResult {
 	return r
 }
 
-// Every tool, through an mcp-go client, on all three revisions, on both backends.
+// TestEveryTool runs every tool on both backends, straight to the adapter and through the
+// dev edge with a real token (where the policy's command allowlists apply too), through an
+// mcp-go client on all three revisions.
 func TestEveryTool(t *testing.T) {
-	eachBackend(t, setup{}, func(t *testing.T, e *env) {
+	for _, edge := range []bool{false, true} {
+		t.Run(map[bool]string{false: "direct", true: "edge"}[edge], func(t *testing.T) { everyTool(t, edge) })
+	}
+}
+
+func everyTool(t *testing.T, viaEdge bool) {
+	eachBackend(t, setup{viaEdge: viaEdge}, func(t *testing.T, e *env) {
 		for _, v := range revisions {
 			t.Run(v, func(t *testing.T) {
 				c := e.connect(t, v)
@@ -337,8 +368,15 @@ func TestEveryTool(t *testing.T) {
 				if trace.Command != "traceroute vrf INTERNET 10.10.0.11" || !trace.Result.Reached {
 					t.Fatalf("IOS-XR traceroute: %+v", trace)
 				}
-				text = call(t, c, "ping_from_device", map[string]any{"device": "lon-b1-core-01", "target": "10.0.0.1; reload"}, nil, true)
-				if !strings.Contains(text, "is not an IP address or host name") {
+				injection := map[string]any{"device": "lon-b1-core-01", "target": "10.0.0.1; reload"}
+				if e.headers != nil {
+					// Through the edge the policy refuses it first; the adapter never sees it.
+					req := mcp.CallToolRequest{}
+					req.Params.Name, req.Params.Arguments = "ping_from_device", injection
+					if _, err := c.CallTool(context.Background(), req); err == nil || !strings.Contains(err.Error(), `"ping 10.0.0.1; reload" is refused`) {
+						t.Fatalf("target injection at the edge: %v", err)
+					}
+				} else if text = call(t, c, "ping_from_device", injection, nil, true); !strings.Contains(text, "is not an IP address or host name") {
 					t.Fatalf("target injection: %s", text)
 				}
 

@@ -47,8 +47,9 @@ func TestRADKitThroughTheEdge(t *testing.T) {
 	}
 }
 
-// GitHub through the dev edge: a developer reads issues; merging needs MFA, which dana's
-// sign-in lacks; a network engineer has no grant on github.
+// GitHub through the dev edge: a developer reads issues; writes go only to listed
+// repositories; merging needs MFA, which dana's sign-in lacks; a network engineer has no grant
+// on github.
 func TestGitHubThroughTheEdge(t *testing.T) {
 	s, _ := start(t)
 	dana := connectTo(t, s, "github", "dana", "2025-11-25")
@@ -66,6 +67,8 @@ func TestGitHubThroughTheEdge(t *testing.T) {
 	if !found {
 		t.Fatalf("open issues: %+v", issues)
 	}
+	denied(t, dana, "create_issue", map[string]any{"owner": "acme-corp", "repo": "firewall-rules", "title": "x"},
+		"acme-corp/firewall-rules, which is not in gatehouse.github.writable_repos")
 	denied(t, dana, "merge_pull_request", map[string]any{"owner": "gatehouse-net", "repo": "network-templates", "number": 3},
 		"multi-factor")
 	tok, err := s.Token("nina")
