@@ -2,9 +2,12 @@ package kit_test
 
 import (
 	"context"
+	"errors"
+	"io"
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -172,6 +175,32 @@ func TestHealthAndMetrics(t *testing.T) {
 			t.Fatalf("%s: %v %v", p, err, resp)
 		}
 		resp.Body.Close()
+	}
+}
+
+// /readyz answers 503 with the check's reason while the adapter's readiness check fails.
+func TestReadiness(t *testing.T) {
+	s := sampleServer(&ecslogtest.Buffer{})
+	var down atomic.Bool
+	down.Store(true)
+	s.SetReady(func(context.Context) error {
+		if down.Load() {
+			return errors.New("the bridge answers 502")
+		}
+		return nil
+	})
+	base := startServer(t, s)
+	for _, want := range []int{503, 200} {
+		resp, err := http.Get(base + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want || want == 503 && !strings.Contains(string(b), "the bridge answers 502") {
+			t.Fatalf("/readyz: %d %s, want %d", resp.StatusCode, b, want)
+		}
+		down.Store(false)
 	}
 }
 

@@ -90,6 +90,10 @@ func (s *Server) Err() error { return errors.Join(s.errs...) }
 // Name is the server's name.
 func (s *Server) Name() string { return s.opts.Name }
 
+// SetReady sets the readiness check /readyz runs (Options.Ready), for adapters whose check
+// exists only once Setup has built the upstream client. Call it before Run or Handler.
+func (s *Server) SetReady(ready func(ctx context.Context) error) { s.opts.Ready = ready }
+
 // Handler is the adapter's HTTP surface: /mcp, /healthz, /readyz, /metrics.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()

@@ -135,6 +135,9 @@ func setup(c config) func(context.Context, *kit.Server, kit.Upstream) error {
 			access = b
 		}
 		radkit.RegisterWith(s, access, radkit.Options{Parallel: c.parallel, CallTimeout: c.callTimeout})
+		if r, ok := access.(interface{ Ready(context.Context) error }); ok {
+			s.SetReady(r.Ready) // /readyz: the bridge answers, or the SSH inventory and secrets read
+		}
 		return nil
 	}
 }
