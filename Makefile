@@ -67,7 +67,7 @@ bench:
 		./cmd/gatehouse-adapter-github ./cmd/gatehouse-adapter-radkit
 	$(GO) test -run '^$$' -bench . -benchmem ./adapters/radkit
 	GATEHOUSE_TEMPORAL_BIN=$(TEMPORAL) $(GO) test -run '^$$' -bench HundredDeployments -benchtime 1x ./workflows/deploy
-	$(GO) test -run '^$$' -bench EdgeOverhead -benchtime 1x ./internal/dev/stack
+	$(GO) test -run '^$$' -bench 'EdgeOverhead|UnauthenticatedFlood' -benchtime 1x ./internal/dev/stack
 
 # A short fuzzing pass over every parser.
 fuzz:
