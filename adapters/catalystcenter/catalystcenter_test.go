@@ -2,7 +2,6 @@ package catalystcenter_test
 
 import (
 	"context"
-	"encoding/json"
 	"net"
 	"net/http/httptest"
 	"path/filepath"
@@ -88,36 +87,8 @@ func (e *env) connect(t *testing.T, version string) *client.Client {
 	return kittest.Connect(t, e.base+kit.Path, version, nil)
 }
 
-// call invokes a tool and decodes its structured result into out; it fails the test on an
-// error result unless wantError is set, and returns the result's text.
-func call(t *testing.T, c *client.Client, tool string, args map[string]any, out any, wantError bool) string {
-	t.Helper()
-	req := mcp.CallToolRequest{}
-	req.Params.Name = tool
-	req.Params.Arguments = args
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	res, err := c.CallTool(ctx, req)
-	if err != nil {
-		t.Fatalf("%s: %v", tool, err)
-	}
-	text := ""
-	if len(res.Content) > 0 {
-		if tc, ok := res.Content[0].(mcp.TextContent); ok {
-			text = tc.Text
-		}
-	}
-	if res.IsError != wantError {
-		t.Fatalf("%s: isError=%v, want %v: %s", tool, res.IsError, wantError, text)
-	}
-	if out != nil && !wantError {
-		b, _ := json.Marshal(res.StructuredContent)
-		if err := json.Unmarshal(b, out); err != nil {
-			t.Fatalf("%s: structured content %s: %v", tool, b, err)
-		}
-	}
-	return text
-}
+// call is kittest.Call: a tool call that must (or must not) be an error result.
+var call = kittest.Call
 
 // Every tool, listed and called through an mcp-go client against the simulator, on every
 // protocol revision.

@@ -181,36 +181,8 @@ func (e *env) connect(t testing.TB, version string) *client.Client {
 	return kittest.Connect(t, e.base, version, e.headers)
 }
 
-// call invokes a tool, fails the test unless isError is wantError, decodes the structured
-// result into out, and returns the text.
-func call(t testing.TB, c *client.Client, tool string, args map[string]any, out any, wantError bool) string {
-	t.Helper()
-	req := mcp.CallToolRequest{}
-	req.Params.Name = tool
-	req.Params.Arguments = args
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	res, err := c.CallTool(ctx, req)
-	if err != nil {
-		t.Fatalf("%s: %v", tool, err)
-	}
-	text := ""
-	if len(res.Content) > 0 {
-		if tc, ok := res.Content[0].(mcp.TextContent); ok {
-			text = tc.Text
-		}
-	}
-	if res.IsError != wantError {
-		t.Fatalf("%s: isError=%v, want %v: %s", tool, res.IsError, wantError, text)
-	}
-	if out != nil && !wantError {
-		b, _ := json.Marshal(res.StructuredContent)
-		if err := json.Unmarshal(b, out); err != nil {
-			t.Fatalf("%s: structured content %s: %v", tool, b, err)
-		}
-	}
-	return text
-}
+// call is kittest.Call: a tool call that must (or must not) be an error result.
+var call = kittest.Call
 
 type commandOutcome struct {
 	Command   string          `json:"command"`

@@ -5,6 +5,7 @@ package kittest
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -35,4 +36,36 @@ func Connect(tb testing.TB, url, version string, headers map[string]string) *cli
 	}
 	tb.Cleanup(func() { c.Close() })
 	return c
+}
+
+// Call invokes a tool and decodes its structured result into out (when not nil); it fails
+// the test on a protocol error, or unless the result's isError is wantError, and returns the
+// result's first text content.
+func Call(tb testing.TB, c *client.Client, tool string, args map[string]any, out any, wantError bool) string {
+	tb.Helper()
+	req := mcp.CallToolRequest{}
+	req.Params.Name = tool
+	req.Params.Arguments = args
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	res, err := c.CallTool(ctx, req)
+	if err != nil {
+		tb.Fatalf("%s: %v", tool, err)
+	}
+	text := ""
+	if len(res.Content) > 0 {
+		if tc, ok := res.Content[0].(mcp.TextContent); ok {
+			text = tc.Text
+		}
+	}
+	if res.IsError != wantError {
+		tb.Fatalf("%s: isError=%v, want %v: %s", tool, res.IsError, wantError, text)
+	}
+	if out != nil && !wantError {
+		b, _ := json.Marshal(res.StructuredContent)
+		if err := json.Unmarshal(b, out); err != nil {
+			tb.Fatalf("%s: structured content %s: %v", tool, b, err)
+		}
+	}
+	return text
 }
