@@ -385,6 +385,40 @@ func TestDevBanner(t *testing.T) {
 	}
 }
 
+// simulate runs `gatehouse-dev simulate <name>` until the test ends, waits for its banner to
+// match banner, and returns the submatches; stop ends it and checks it exits 0.
+func simulate(t *testing.T, name, banner string) (m []string, stop func()) {
+	t.Helper()
+	out := &ecslogtest.Buffer{}
+	var errb bytes.Buffer
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	done := make(chan int, 1)
+	go func() {
+		done <- Execute(ctx, []string{"simulate", name, "--listen", "127.0.0.1:0"}, out, &errb)
+	}()
+	re := regexp.MustCompile(banner)
+	deadline := time.Now().Add(20 * time.Second)
+	for m = re.FindStringSubmatch(out.String()); m == nil; m = re.FindStringSubmatch(out.String()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no address; stdout %q, stderr %q", out.String(), errb.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return m, func() {
+		t.Helper()
+		cancel()
+		select {
+		case code := <-done:
+			if code != 0 {
+				t.Fatalf("exit %d, stderr %s", code, errb.String())
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("did not stop")
+		}
+	}
+}
+
 // --insecure-test-identity still reaches the edge: an unauthenticated loopback client is
 // served as that user, and the platform says so loudly.
 func TestDevInsecureTestIdentity(t *testing.T) {
@@ -399,23 +433,7 @@ func TestDevInsecureTestIdentity(t *testing.T) {
 }
 
 func TestSimulate(t *testing.T) {
-	out := &ecslogtest.Buffer{}
-	var errb bytes.Buffer
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan int, 1)
-	go func() {
-		done <- Execute(ctx, []string{"simulate", "catalyst-center", "--listen", "127.0.0.1:0"}, out, &errb)
-	}()
-	re := regexp.MustCompile(`simulator on (http://\S+)`)
-	deadline := time.Now().Add(10 * time.Second)
-	var m []string
-	for m = re.FindStringSubmatch(out.String()); m == nil; m = re.FindStringSubmatch(out.String()) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no address; stdout %q, stderr %q", out.String(), errb.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	m, stop := simulate(t, "catalyst-center", `simulator on (http://\S+)`)
 	req, _ := http.NewRequest(http.MethodPost, m[1]+"/dna/system/api/v1/auth/token", nil)
 	req.SetBasicAuth("admin", "C1sco12345")
 	resp, err := http.DefaultClient.Do(req)
@@ -426,15 +444,7 @@ func TestSimulate(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("login: %s", resp.Status)
 	}
-	cancel()
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Fatalf("exit %d, stderr %s", code, errb.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("did not stop")
-	}
+	stop()
 
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -447,23 +457,7 @@ func TestSimulate(t *testing.T) {
 // simulate servicenow serves the ServiceNow simulator: the OAuth client its help names gets
 // a token, and the token reads the Table API.
 func TestSimulateServiceNow(t *testing.T) {
-	out := &ecslogtest.Buffer{}
-	var errb bytes.Buffer
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan int, 1)
-	go func() {
-		done <- Execute(ctx, []string{"simulate", "servicenow", "--listen", "127.0.0.1:0"}, out, &errb)
-	}()
-	re := regexp.MustCompile(`simulator on (http://\S+) \(OAuth client (\S+) / (\S+);`)
-	deadline := time.Now().Add(10 * time.Second)
-	var m []string
-	for m = re.FindStringSubmatch(out.String()); m == nil; m = re.FindStringSubmatch(out.String()) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no address; stdout %q, stderr %q", out.String(), errb.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	m, stop := simulate(t, "servicenow", `simulator on (http://\S+) \(OAuth client (\S+) / (\S+);`)
 	resp, err := http.PostForm(m[1]+"/oauth_token.do", map[string][]string{"grant_type": {"client_credentials"},
 		"client_id": {m[2]}, "client_secret": {m[3]}})
 	if err != nil {
@@ -484,15 +478,7 @@ func TestSimulateServiceNow(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("table read with the printed client's token: %s", resp.Status)
 	}
-	cancel()
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Fatalf("exit %d, stderr %s", code, errb.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("did not stop")
-	}
+	stop()
 }
 
 // simulate github and simulate radkit serve their simulators: the credential each banner
@@ -503,23 +489,7 @@ func TestSimulateGitHubAndRADKit(t *testing.T) {
 		{"radkit", `simulator on (http://\S+) \(token (\S+);`, "/v1/devices"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			out := &ecslogtest.Buffer{}
-			var errb bytes.Buffer
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			done := make(chan int, 1)
-			go func() {
-				done <- Execute(ctx, []string{"simulate", c.name, "--listen", "127.0.0.1:0"}, out, &errb)
-			}()
-			re := regexp.MustCompile(c.re)
-			deadline := time.Now().Add(20 * time.Second)
-			var m []string
-			for m = re.FindStringSubmatch(out.String()); m == nil; m = re.FindStringSubmatch(out.String()) {
-				if time.Now().After(deadline) {
-					t.Fatalf("no address; stdout %q, stderr %q", out.String(), errb.String())
-				}
-				time.Sleep(10 * time.Millisecond)
-			}
+			m, stop := simulate(t, c.name, c.re)
 			for tok, want := range map[string]int{m[2]: http.StatusOK, "wrong": http.StatusUnauthorized} {
 				req, _ := http.NewRequest(http.MethodGet, m[1]+c.path, nil)
 				req.Header.Set("Authorization", "Bearer "+tok)
@@ -532,15 +502,7 @@ func TestSimulateGitHubAndRADKit(t *testing.T) {
 					t.Errorf("GET %s with token %q: %s, want %d", c.path, tok, resp.Status, want)
 				}
 			}
-			cancel()
-			select {
-			case code := <-done:
-				if code != 0 {
-					t.Fatalf("exit %d, stderr %s", code, errb.String())
-				}
-			case <-time.After(10 * time.Second):
-				t.Fatal("did not stop")
-			}
+			stop()
 		})
 	}
 }
