@@ -29,14 +29,26 @@ func MCPPath(server string) string { return MCPPrefix + server }
 // RESTPath is the REST bridge path of one tool.
 func RESTPath(server, tool string) string { return RESTPrefix + server + "/tools/" + tool }
 
-// ParseRESTPath reads /api/v1/mcp/<server>/tools/<tool>. ok is false for any other shape,
-// for empty names, for a tool name with a slash, and for percent-encoded names: segments are
-// matched as written, and an encoded name could decode differently at the bridge (MCP
-// server and tool names never need escaping).
+// RESTToolsPath is the REST bridge path listing a server's tools.
+func RESTToolsPath(server string) string { return RESTPrefix + server + "/tools" }
+
+// RESTOpenAPIPath is where the REST bridge serves its OpenAPI document.
+const RESTOpenAPIPath = "/api/v1/openapi.json"
+
+// ParseRESTPath reads /api/v1/mcp/<server>/tools/<tool>, or /api/v1/mcp/<server>/tools (the
+// list: tool is empty). ok is false for any other shape, for empty names, for a tool name with
+// a slash, and for percent-encoded names: segments are matched as written, and an encoded
+// name could decode differently at the bridge (MCP server and tool names never need escaping).
 func ParseRESTPath(path string) (server, tool string, ok bool) {
 	rest, found := strings.CutPrefix(path, RESTPrefix)
 	if !found {
 		return "", "", false
+	}
+	if s, isList := strings.CutSuffix(rest, "/tools"); isList {
+		if s == "" || strings.Contains(s, "/") || strings.Contains(s, "%") {
+			return "", "", false
+		}
+		return s, "", true
 	}
 	server, tool, found = strings.Cut(rest, "/tools/")
 	if !found || server == "" || tool == "" || strings.Contains(server, "/") || strings.Contains(tool, "/") ||
@@ -49,6 +61,9 @@ func ParseRESTPath(path string) (server, tool string, ok bool) {
 // Identity headers. The edge removes every client-sent header with HeaderPrefix and sets
 // these on an allowed request; adapters read them for audit fields, never for decisions.
 const (
+	// HeaderTools is set on an allowed REST tool listing: the comma-separated names of the
+	// server's pinned tools the policy lets this caller call (the REST bridge lists those).
+	HeaderTools      = "x-gatehouse-tools"
 	HeaderPrefix     = "x-gatehouse-"
 	HeaderSubject    = "x-gatehouse-subject"
 	HeaderEmail      = "x-gatehouse-email" // when the verified token carries one

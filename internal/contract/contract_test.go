@@ -35,7 +35,12 @@ func TestParseRESTPath(t *testing.T) {
 	}{
 		{"/api/v1/mcp/catalyst-center/tools/get_devices", "catalyst-center", "get_devices"},
 		{contract.RESTPath("servicenow", "create_incident"), "servicenow", "create_incident"},
+		{"/api/v1/mcp/catalyst-center/tools", "catalyst-center", ""},
+		{contract.RESTToolsPath("servicenow"), "servicenow", ""},
 		{"/api/v1/mcp/catalyst-center/tools/", "", ""},
+		{"/api/v1/mcp//tools", "", ""},
+		{"/api/v1/mcp/a/b/tools", "", ""},
+		{"/api/v1/mcp/a%2Fb/tools", "", ""},
 		{"/api/v1/mcp//tools/x", "", ""},
 		{"/api/v1/mcp/a/b/tools/x", "", ""},
 		{"/api/v1/mcp/a/tools/x/y", "", ""},

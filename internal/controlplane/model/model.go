@@ -236,6 +236,11 @@ func Build(cfg *config.Config) (*Edge, error) {
 			e.Routes = append(e.Routes, Route{
 				Name: "rest-bridge", Kind: KindREST, Match: Match{Path: contract.RESTPrefix, Prefix: true},
 				Cluster: AdapterCluster(s.Name), Authz: true, Timeout: s.Timeout, Retry: unsent, MaxBodyBytes: cfg.LargestBody(),
+			}, Route{
+				// The OpenAPI document describes the pinned catalog (policies/catalog.json), as
+				// public as the protected resource metadata: no token, no body.
+				Name: "rest-openapi", Kind: KindREST, Match: Match{Path: contract.RESTOpenAPIPath},
+				Cluster: AdapterCluster(s.Name), Timeout: 5 * time.Second, Retry: idempotent,
 			})
 		}
 	}

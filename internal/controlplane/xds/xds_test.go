@@ -120,7 +120,7 @@ func TestInvalidEdgeRefusedBeforePacking(t *testing.T) {
 
 // security 38: every MCP route has both ext_authz stages on (with its server as context:
 // the headers-only one with stage "headers", the body one with the server's body limit);
-// only metadata and health routes have them disabled.
+// only metadata, health and the REST bridge's OpenAPI document have them disabled.
 func TestEveryMCPRouteHasAuthz(t *testing.T) {
 	cfg, _, res := exampleEdge(t)
 	rc := res[resource.RouteType][0].(*routev3.RouteConfiguration)
@@ -139,7 +139,7 @@ func TestEveryMCPRouteHasAuthz(t *testing.T) {
 		}
 		per, authn := perRoute(xds.ExtAuthzFilter), perRoute(xds.AuthnFilter)
 		path := r.GetMatch().GetPath() + r.GetMatch().GetPrefix()
-		exempt := path == "/healthz" || strings.HasPrefix(path, contract.WellKnownPRM)
+		exempt := path == "/healthz" || strings.HasPrefix(path, contract.WellKnownPRM) || path == contract.RESTOpenAPIPath
 		if per.GetDisabled() != exempt || authn.GetDisabled() != exempt {
 			t.Fatalf("route %s (%s): ext_authz disabled=%v, authn disabled=%v", r.GetName(), path, per.GetDisabled(), authn.GetDisabled())
 		}

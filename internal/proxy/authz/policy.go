@@ -46,7 +46,17 @@ func (s *Server) policyStage(ctx context.Context, req *authv3.CheckRequest, r *r
 		return decided(policyDenial(r, []string{"the authorization policy could not be evaluated (fail closed)"}, true, jsonrpc))
 	}
 	if d.Allow {
-		v := allowed(StagePolicy, OutcomeAllow, s.upstreamHeaders(r, d))
+		hs := s.upstreamHeaders(r, d)
+		if r.via == viaREST && r.msg.Method == "tools/list" {
+			names, err := s.restTools(ectx, rev, r)
+			if err != nil {
+				s.metrics.policyErrors.Inc()
+				s.log.Error().Err(err).Str("gatehouse.decision_id", r.decisionID).Msg("REST tool listing failed; denying")
+				return decided(policyDenial(r, []string{"the tool listing could not be evaluated (fail closed)"}, true, jsonrpc))
+			}
+			hs[contract.HeaderTools] = strings.Join(names, ",")
+		}
+		v := allowed(StagePolicy, OutcomeAllow, hs)
 		v.Metadata = s.metadata(r)
 		return decided(v)
 	}

@@ -4,11 +4,15 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+
 	"github.com/gatehouse-mcp/gatehouse/internal/config"
+	"github.com/gatehouse-mcp/gatehouse/internal/contract"
 	"github.com/gatehouse-mcp/gatehouse/internal/proxy/authz"
 )
 
@@ -224,7 +228,7 @@ func TestRESTBridgeSameDecision(t *testing.T) {
 	} {
 		tok := h.token(cc, "u", c.groups, withMFA)
 		viaMCP := h.check(mcpPost(cc, tok, callBody(1, c.tool, map[string]any{"site": "hq"})))
-		restReq := envoyCheck("POST", "/api/v1/mcp/"+cc+"/tools/"+c.tool, "", map[string]string{"authorization": "Bearer " + tok}, `{"site":"hq"}`)
+		restReq := envoyCheck("POST", "/api/v1/mcp/"+cc+"/tools/"+c.tool, "", map[string]string{"authorization": "Bearer " + tok}, `{"arguments":{"site":"hq"}}`)
 		viaREST := h.check(restReq)
 		if (viaMCP.GetOkResponse() != nil) != c.allow || (viaREST.GetOkResponse() != nil) != c.allow {
 			t.Fatalf("%v %s: MCP allowed=%v, REST allowed=%v, want %v", c.groups, c.tool,
@@ -243,8 +247,71 @@ func TestRESTBridgeSameDecision(t *testing.T) {
 	// The REST body is held to the same strict JSON rules.
 	tok := h.token(cc, "u", []string{"admin"})
 	denied(t, h.check(envoyCheck("POST", "/api/v1/mcp/"+cc+"/tools/list_devices", "", map[string]string{"authorization": "Bearer " + tok}, `{"a":1,"A":2}`)), 400)
+	// The body is the seed's {"arguments": {...}}; anything else is refused naming what is wrong.
+	for body, want := range map[string]string{
+		`{"site":"hq"}`:      `unknown member \"site\"`,
+		`{"arguments":[1]}`:  "arguments must be a JSON object",
+		`[{"arguments":{}}]`: "the body must be a JSON object",
+	} {
+		d := denied(t, h.check(envoyCheck("POST", "/api/v1/mcp/"+cc+"/tools/list_devices", "", map[string]string{"authorization": "Bearer " + tok}, body)), 400)
+		if !strings.Contains(d.raw, want) || d.headers["content-type"] != "application/problem+json" {
+			t.Errorf("%s: %s", body, d.raw)
+		}
+	}
+	if resp := h.check(envoyCheck("POST", "/api/v1/mcp/"+cc+"/tools/list_devices", "", map[string]string{"authorization": "Bearer " + tok}, "")); resp.GetOkResponse() == nil {
+		t.Errorf("an empty body (no arguments) is refused: %v", resp)
+	}
 	if !strings.Contains(h.logs.String(), `"gatehouse.via":"rest"`) {
 		t.Fatal("REST decisions are not logged with via=rest")
+	}
+}
+
+// security 30: a REST tool listing is decided at Check time by the same listing query that
+// filters tools/list over MCP; the bridge gets the names in x-gatehouse-tools.
+func TestRESTToolListing(t *testing.T) {
+	h := newHarness(t)
+	get := func(groups []string, path, body string) *authv3.CheckResponse {
+		tok := h.token(cc, "u", groups, withMFA)
+		return h.check(envoyCheck("GET", path, "", map[string]string{"authorization": "Bearer " + tok}, body))
+	}
+	list := func(groups []string) []string {
+		t.Helper()
+		resp := get(groups, contract.RESTToolsPath(cc), "")
+		if resp.GetOkResponse() == nil {
+			t.Fatalf("%v: listing refused: %v", groups, resp)
+		}
+		for _, hv := range resp.GetOkResponse().GetHeaders() {
+			if hv.GetHeader().GetKey() == contract.HeaderTools {
+				return strings.Split(hv.GetHeader().GetValue(), ",")
+			}
+		}
+		t.Fatalf("%v: no %s header", groups, contract.HeaderTools)
+		return nil
+	}
+	sd, ne := list([]string{"service-desk"}), list([]string{"network-engineers"})
+	if !slices.Contains(sd, "list_devices") || slices.Contains(sd, "deploy_template") || !slices.Contains(ne, "deploy_template") {
+		t.Fatalf("service desk %v, network engineers %v", sd, ne)
+	}
+	if !slices.IsSorted(sd) {
+		t.Errorf("not sorted: %v", sd)
+	}
+	// Callers with no grant on the server are refused the listing; a body or a POST is refused.
+	denied(t, get([]string{"developers"}, contract.RESTToolsPath(cc), ""), 403)
+	denied(t, get([]string{"service-desk"}, contract.RESTToolsPath(cc), "{}"), 400)
+	tok := h.token(cc, "u", []string{"service-desk"})
+	d := denied(t, h.check(envoyCheck("POST", contract.RESTToolsPath(cc), "", map[string]string{"authorization": "Bearer " + tok,
+		"content-type": "application/json"}, "{}")), 405)
+	if d.headers["allow"] != "GET" {
+		t.Errorf("405 without Allow: GET: %v", d.headers)
+	}
+	// A client cannot smuggle its own list.
+	tok = h.token(cc, "u", []string{"service-desk"})
+	resp := h.check(envoyCheck("GET", contract.RESTToolsPath(cc), "", map[string]string{"authorization": "Bearer " + tok,
+		contract.HeaderTools: "deploy_template"}, ""))
+	for _, hv := range resp.GetOkResponse().GetHeaders() {
+		if hv.GetHeader().GetKey() == contract.HeaderTools && strings.Contains(hv.GetHeader().GetValue(), "deploy_template") {
+			t.Fatalf("client-sent %s kept: %s", contract.HeaderTools, hv.GetHeader().GetValue())
+		}
 	}
 }
 

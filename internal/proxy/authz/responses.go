@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +20,7 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/internal/contract"
 	"github.com/gatehouse-mcp/gatehouse/internal/proxy/binding"
 	"github.com/gatehouse-mcp/gatehouse/internal/proxy/extproc"
+	"github.com/gatehouse-mcp/gatehouse/internal/proxy/oidc"
 	"github.com/gatehouse-mcp/gatehouse/internal/proxy/policy"
 )
 
@@ -42,12 +44,9 @@ var listKinds = map[string]struct{ member, key, method, field string }{
 	"resources/templates/list": {"resourceTemplates", "uriTemplate", "resources/read", "uri"},
 }
 
-// metadata is what the response side needs to know about an allowed request.
-func (s *Server) metadata(r *request) *structpb.Struct {
-	if r.via != viaMCP || r.msg == nil {
-		return nil
-	}
-	id := r.identity
+// listingSubject is the subject a listing decision sees, built only of JSON types (it travels
+// as dynamic metadata to the response side).
+func listingSubject(id *oidc.Identity) map[string]any {
 	strs := func(ss []string) []any {
 		out := make([]any, len(ss))
 		for i, v := range ss {
@@ -62,6 +61,47 @@ func (s *Server) metadata(r *request) *structpb.Struct {
 	if claims, err := structpb.NewStruct(id.Claims); err == nil {
 		subject["claims"] = claims.AsMap()
 	}
+	return subject
+}
+
+// restTools decides a REST tool listing at Check time: the server's pinned tools (less any
+// that drifted from their pins) that the caller may call, by the same listing query that
+// filters tools/list over MCP. The bridge has no response side to filter; it lists these.
+func (s *Server) restTools(ctx context.Context, rev *policy.Revision, r *request) ([]string, error) {
+	pinned := rev.Catalog.Servers[r.server].Tools
+	items := make([]any, 0, len(pinned))
+	for name, t := range pinned {
+		if s.drift.has(r.server, name) {
+			continue
+		}
+		items = append(items, map[string]any{"key": name, "tool": t.Input(), "mcp": map[string]any{
+			"method": "tools/call", "name": name, "kind": "request", "arguments": map[string]any{}}})
+	}
+	input := ast.LazyObject(map[string]any{
+		"subject": listingSubject(r.identity),
+		"mcp":     map[string]any{"server": r.server, "method": "tools/list", "kind": "request", "via": viaREST},
+		"now":     s.now().UTC().Format(time.RFC3339),
+		"list":    map[string]any{"items": items},
+	})
+	visible, err := rev.Visible(ctx, input)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(visible))
+	for name := range visible {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// metadata is what the response side needs to know about an allowed request.
+func (s *Server) metadata(r *request) *structpb.Struct {
+	if r.via != viaMCP || r.msg == nil {
+		return nil
+	}
+	id := r.identity
+	subject := listingSubject(id)
 	m := map[string]any{
 		"subject": subject, "server": r.server, "method": r.msg.Method, "kind": string(r.msg.Kind),
 		"protocol_version": r.msg.ProtocolVersion, "modern": r.msg.Modern, "decision_id": r.decisionID,

@@ -559,17 +559,26 @@ func decodeHeaderValue(v string) (string, bool) {
 	return string(b), true
 }
 
-// ParseREST reads a REST bridge call (POST /api/v1/mcp/<server>/tools/<tool> with the tool's
-// arguments as a JSON object) as the tools/call it stands for, so that policy decides it exactly
-// as the same call over MCP. The body is held to the same strict JSON rules.
+// ParseREST reads a REST bridge request as the MCP message it stands for, so that policy
+// decides it exactly as the same request over MCP: POST /api/v1/mcp/<server>/tools/<tool>
+// with {"arguments": {...}} is that tool's tools/call; GET /api/v1/mcp/<server>/tools (tool
+// empty) is tools/list. The body is held to the same strict JSON rules.
 func ParseREST(method, contentType, tool string, body []byte) (*Message, error) {
+	if tool == "" {
+		if method != http.MethodGet {
+			e := fail(http.StatusMethodNotAllowed, CodeInvalidRequest, nil, "the tool list takes GET")
+			e.Allow = http.MethodGet
+			return nil, e
+		}
+		if len(body) > 0 {
+			return nil, fail(http.StatusBadRequest, CodeInvalidRequest, nil, "a GET carries no body")
+		}
+		return &Message{Kind: KindRequest, Method: "tools/list", Params: map[string]any{}}, nil
+	}
 	if method != http.MethodPost {
-		e := fail(http.StatusMethodNotAllowed, CodeInvalidRequest, nil, "the REST bridge takes POST")
+		e := fail(http.StatusMethodNotAllowed, CodeInvalidRequest, nil, "a tool call takes POST")
 		e.Allow = http.MethodPost
 		return nil, e
-	}
-	if tool == "" {
-		return nil, fail(http.StatusNotFound, CodeInvalidRequest, nil, "no tool named in the path")
 	}
 	if err := checkContentType(contentType); err != nil {
 		return nil, err
@@ -582,13 +591,22 @@ func ParseREST(method, contentType, tool string, body []byte) (*Message, error) 
 		}
 		obj, ok := v.(map[string]any)
 		if !ok {
-			return nil, fail(http.StatusBadRequest, CodeInvalidParams, nil, "the body must be a JSON object of tool arguments")
+			return nil, fail(http.StatusBadRequest, CodeInvalidParams, nil, `the body must be a JSON object: {"arguments": {...}}`)
 		}
-		args = obj
+		for k := range obj {
+			if k != "arguments" {
+				return nil, fail(http.StatusBadRequest, CodeInvalidParams, nil, `unknown member %q: the body is {"arguments": {...}}`, k)
+			}
+		}
+		if a, present := obj["arguments"]; present {
+			if args, ok = a.(map[string]any); !ok {
+				return nil, fail(http.StatusBadRequest, CodeInvalidParams, nil, "arguments must be a JSON object of the tool's arguments")
+			}
+		}
 	}
 	params := map[string]any{"name": tool, "arguments": args}
 	return &Message{Kind: KindRequest, Method: "tools/call", Name: tool, Arguments: args, Params: params,
-		Body: args}, nil
+		Body: map[string]any{"arguments": args}}, nil
 }
 
 // knownMethods are the client-to-server methods of the revisions Gatehouse supports. The
