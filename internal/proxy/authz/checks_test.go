@@ -537,3 +537,4 @@ func TestBodyOnGetOrDeleteRefused(t *testing.T) {
 		denied(t, h.check(envoyCheck(m, "/mcp/"+cc, cc, hs, "")), 400)
 	}
 }
+

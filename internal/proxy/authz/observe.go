@@ -15,6 +15,7 @@ type Metrics struct {
 	authnFailures *prometheus.CounterVec
 	policyErrors  prometheus.Counter
 	queueTimeouts prometheus.Counter
+	evalTimeouts  prometheus.Counter
 	headerChecks  prometheus.Histogram
 	listed        *prometheus.CounterVec
 	drift         *prometheus.CounterVec
@@ -60,13 +61,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "gatehouse_tool_definition_mismatches_total",
 			Help: "Tool definitions served that differ from their pin in the catalog (counted once per new definition).",
 		}, []string{"server", "tool"}),
+		evalTimeouts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gatehouse_authz_eval_timeouts_total",
+			Help: "Checks whose policy evaluation outlasted policy.eval_timeout, answered 503 (retryable) instead of a decision.",
+		}),
 		queueTimeouts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "gatehouse_authz_queue_timeouts_total",
 			Help: "Checks whose deadline passed while waiting for an evaluation slot (Envoy denies them).",
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.decisions, m.duration, m.queue, m.authnFailures, m.policyErrors, m.queueTimeouts, m.headerChecks, m.listed, m.drift)
+		reg.MustRegister(m.decisions, m.duration, m.queue, m.authnFailures, m.policyErrors, m.queueTimeouts, m.evalTimeouts, m.headerChecks, m.listed, m.drift)
 	}
 	return m
 }

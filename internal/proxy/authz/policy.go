@@ -39,6 +39,10 @@ func (s *Server) policyStage(ctx context.Context, req *authv3.CheckRequest, r *r
 	ectx, cancel := context.WithTimeout(ctx, s.cfg.Policy.EvalTimeout)
 	defer cancel()
 	d, err := rev.Eval(ectx, input, r.decisionID)
+	if err != nil && ectx.Err() != nil {
+		s.evalOverloaded()
+		return decided(overloaded(r))
+	}
 	if err != nil {
 		s.metrics.policyErrors.Inc()
 		s.log.Error().Err(err).Str("gatehouse.decision_id", r.decisionID).Str("gatehouse.policy_revision", rev.ID).
@@ -49,6 +53,10 @@ func (s *Server) policyStage(ctx context.Context, req *authv3.CheckRequest, r *r
 		hs := s.upstreamHeaders(r, d)
 		if r.via == viaREST && r.msg.Method == "tools/list" {
 			names, err := s.restTools(ectx, rev, r)
+			if err != nil && ectx.Err() != nil {
+				s.evalOverloaded()
+				return decided(overloaded(r))
+			}
 			if err != nil {
 				s.metrics.policyErrors.Inc()
 				s.log.Error().Err(err).Str("gatehouse.decision_id", r.decisionID).Msg("REST tool listing failed; denying")

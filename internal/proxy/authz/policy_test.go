@@ -386,7 +386,8 @@ func TestPolicyReload(t *testing.T) {
 	}
 }
 
-// security 26: no policy, an evaluation error or a timeout denies (fail closed).
+// security 26: no policy or an evaluation error denies (fail closed); an evaluation that
+// outlasts policy.eval_timeout is a retryable 503 (still closed), never a denial.
 func TestFailClosed(t *testing.T) {
 	t.Run("no policy", func(t *testing.T) {
 		empty := t.TempDir()
@@ -413,11 +414,26 @@ func TestFailClosed(t *testing.T) {
 		writePolicyFile(t, dir, "slow.rego", "package gatehouse.authz\n\nimport rego.v1\n\nallow if {\n\tinput.mcp.name == \"slow_tool\"\n\tcount([x | some x in numbers.range(1, 50000000); x > 0]) > 0\n}\n")
 		h := newHarness(t, withPolicyDir(dir), withConfig(func(c *config.Config) { c.Policy.EvalTimeout = 20 * time.Millisecond }))
 		tok := h.token(cc, "root", []string{"admin"})
-		start := time.Now()
-		d := denied(t, h.check(mcpPost(cc, tok, callBody(1, "slow_tool", nil))), 200)
-		d.rpcError(t, 1, authz.CodeAuthorizationError)
-		if el := time.Since(start); el > 2*time.Second {
-			t.Fatalf("evaluation was not cut at the timeout: %s", el)
+		for i := range 3 {
+			start := time.Now()
+			d := denied(t, h.check(mcpPost(cc, tok, callBody(i, "slow_tool", nil))), 503)
+			d.rpcError(t, i, authz.CodeAuthzUnavailable)
+			if d.headers["retry-after"] != "1" {
+				t.Fatalf("no Retry-After: %v", d.headers)
+			}
+			if el := time.Since(start); el > 2*time.Second {
+				t.Fatalf("evaluation was not cut at the timeout: %s", el)
+			}
+		}
+		_, metrics := httpGet(t, h.httpURL+"/metrics")
+		for _, m := range []string{`gatehouse_authz_eval_timeouts_total 3`,
+			`gatehouse_authz_decisions_total{method="tools/call",outcome="overloaded",server="catalyst-center"} 3`} {
+			if !strings.Contains(string(metrics), m) {
+				t.Errorf("metrics lack %s", m)
+			}
+		}
+		if n := strings.Count(h.logs.String(), "did not finish within policy.eval_timeout"); n != 1 {
+			t.Errorf("the overload warning was logged %d times, want at most once a second", n)
 		}
 	})
 }

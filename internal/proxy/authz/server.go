@@ -63,8 +63,9 @@ type Server struct {
 	// slots bounds how many Checks do CPU work at once. Without it the scheduler time-slices
 	// every Check in flight, so under load each one takes (in-flight × service time) and
 	// evaluations hit their timeout; with it, Checks queue in order and each runs at full speed.
-	slots           chan struct{}
-	lastOverloadLog atomic.Int64
+	slots              chan struct{}
+	lastOverloadLog    atomic.Int64
+	lastEvalTimeoutLog atomic.Int64
 
 	// keys bind session and task ids to their caller (internal/proxy/binding).
 	keys *binding.Keys
@@ -154,6 +155,18 @@ func (s *Server) overloaded() {
 		s.log.Warn().Str("event.action", "mcp-authorize").Str("event.outcome", "failure").
 			Str("gatehouse.outcome", "overloaded").
 			Msg("a Check expired while waiting for an evaluation slot (Envoy denies it): the service is saturated")
+	}
+}
+
+// evalOverloaded counts a policy evaluation cut short by policy.eval_timeout (or by Envoy
+// giving up), answered 503 instead of a decision, and logs it at most once a second.
+func (s *Server) evalOverloaded() {
+	s.metrics.evalTimeouts.Inc()
+	now := s.now().Unix()
+	if last := s.lastEvalTimeoutLog.Load(); now > last && s.lastEvalTimeoutLog.CompareAndSwap(last, now) {
+		s.log.Warn().Str("event.action", "mcp-authorize").Str("event.outcome", "failure").
+			Str("gatehouse.outcome", string(OutcomeOverloaded)).
+			Msg("a policy evaluation did not finish within policy.eval_timeout: answered 503 (retryable), not denied; the service is saturated or the policy is slow")
 	}
 }
 

@@ -38,6 +38,7 @@ const (
 	OutcomeUnauthenticated Outcome = "unauthenticated" // no valid access token
 	OutcomeInvalid         Outcome = "invalid"         // the request or message is malformed
 	OutcomeError           Outcome = "error"           // a failure denied it (fail closed)
+	OutcomeOverloaded      Outcome = "overloaded"      // not decided in time under load: 503, retry
 )
 
 // Server-defined JSON-RPC error codes (docs/errors.md). They sit in -32000..-32019, which
@@ -153,6 +154,18 @@ func unavailable(reason oidc.Reason, message string) *Verdict {
 	return &Verdict{Stage: StageAuthn, Outcome: OutcomeError, Status: http.StatusServiceUnavailable,
 		Code: CodeAuthzUnavailable, Message: msg, Reasons: []string{msg}, AuthnFailure: reason,
 		Response: map[string]string{"retry-after": "5"}, GRPC: codes.Unavailable}
+}
+
+// overloaded answers a Check whose policy evaluation did not finish in time: under load that
+// is the service's fault, not the caller's, so it is a retryable 503, never a denial (an
+// allowed request must not be refused because the service was busy). It still fails closed.
+func overloaded(r *request) *Verdict {
+	msg := "Service unavailable: the authorization service could not decide in time; retry shortly"
+	v := &Verdict{Stage: StagePolicy, Outcome: OutcomeOverloaded, Status: http.StatusServiceUnavailable,
+		Code: CodeAuthzUnavailable, Message: msg, Reasons: []string{msg},
+		Response: map[string]string{"retry-after": "1"}, GRPC: codes.Unavailable}
+	v.Data = map[string]any{"server": r.server}
+	return v
 }
 
 // insufficientScope answers 403 with the scopes the server needs (RFC 6750 §3.1).
