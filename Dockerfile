@@ -21,6 +21,18 @@ COPY --from=build-dev /out/gatehouse-dev /usr/local/bin/gatehouse-dev
 USER nonroot:nonroot
 ENTRYPOINT ["/usr/local/bin/gatehouse-dev"]
 
+# The Temporal worker of the durable deployments (workflows/):
+#   docker build --target worker -t ghcr.io/gatehouse-mcp/gatehouse-worker:dev .
+FROM build AS build-worker
+ARG VERSION=dev
+RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/gatehouse-worker ./cmd/gatehouse-worker
+
+FROM gcr.io/distroless/static-debian12:nonroot AS worker
+COPY --from=build-worker /out/gatehouse-worker /usr/local/bin/gatehouse-worker
+USER nonroot:nonroot
+EXPOSE 8080
+ENTRYPOINT ["/usr/local/bin/gatehouse-worker"]
+
 # The production image is the last stage, so a plain `docker build` makes it.
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/gatehouse /usr/local/bin/gatehouse

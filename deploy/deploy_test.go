@@ -249,6 +249,9 @@ func TestComposeAgreesWithItsConfig(t *testing.T) {
 		if !strings.HasPrefix(a.Image, "ghcr.io/gatehouse-mcp/gatehouse-adapter-"+s.Name+":") {
 			t.Errorf("adapter %s runs image %s", s.Name, a.Image)
 		}
+		if _, secrets := a.Environment["GATEHOUSE_SECRETS"]; !secrets {
+			continue // no upstream credentials (the deployments adapter talks to Temporal only)
+		}
 		if v, err := url.Parse(a.Environment["VAULT_ADDR"]); err != nil || !svc(v.Hostname()).serves(v.Port()) {
 			t.Errorf("adapter %s reads Vault at %q, which is not the compose vault service", s.Name, a.Environment["VAULT_ADDR"])
 		}
@@ -447,6 +450,17 @@ func TestKubernetesAgreesWithItsConfig(t *testing.T) {
 				}
 				if _, err := os.Stat(repo("cmd", "gatehouse-adapter-"+adapter)); err != nil {
 					t.Errorf("%s: no cmd/gatehouse-adapter-%s to build the image from", name, adapter)
+				}
+			case ctr.Image == "ghcr.io/gatehouse-mcp/gatehouse-worker":
+				if name != "Deployment/worker" || strings.Split(c.Services["worker"].Image, ":")[0] != ctr.Image {
+					t.Errorf("%s: the worker image %s does not match compose's worker", name, ctr.Image)
+				}
+				if !slices.ContainsFunc(kust.Images, func(i struct {
+					Name string `yaml:"name"`
+				}) bool {
+					return i.Name == ctr.Image
+				}) {
+					t.Errorf("%s: no kustomize images entry for %s", name, ctr.Image)
 				}
 			case strings.HasPrefix(ctr.Image, "envoyproxy/envoy:"):
 				if ctr.Image != c.Services["envoy"].Image {

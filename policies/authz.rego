@@ -142,4 +142,6 @@ reasons contains msg if {
 	msg := sprintf("%s is destructive and requires multi-factor authentication; sign in again with MFA", [target])
 }
 
-headers := {"x-gatehouse-roles": concat(",", sort(roles))} if count(roles) > 0
+# Headers the edge adds to an allowed request (an object: other files add their own keys, as
+# deployments.rego does).
+headers["x-gatehouse-roles"] := concat(",", sort(roles)) if count(roles) > 0

@@ -6,6 +6,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/gatehouse-mcp/gatehouse/adapters/catalystcenter"
+	"github.com/gatehouse-mcp/gatehouse/adapters/deployments"
 	"github.com/gatehouse-mcp/gatehouse/adapters/github"
 	"github.com/gatehouse-mcp/gatehouse/adapters/kit"
 	"github.com/gatehouse-mcp/gatehouse/adapters/radkit"
@@ -23,5 +24,7 @@ func Declarations() []*kit.Server {
 	github.Register(gh, nil)
 	rk := kit.NewServer(kit.Options{Name: radkit.ServerName, Logger: zerolog.Nop()})
 	radkit.Register(rk, nil)
-	return []*kit.Server{cc, sn, gh, rk}
+	dp := kit.NewServer(kit.Options{Name: deployments.ServerName, Logger: zerolog.Nop()})
+	deployments.Register(dp, nil)
+	return []*kit.Server{cc, sn, gh, rk, dp}
 }

@@ -46,6 +46,7 @@ func DefaultUsers() []User {
 		{Name: "nina", Email: "nina@example.com", Password: DefaultPassword, Groups: []string{"network-engineers"}, AMR: []string{"pwd", "mfa"}},
 		{Name: "sam", Email: "sam@example.com", Password: DefaultPassword, Groups: []string{"service-desk"}, AMR: []string{"pwd"}},
 		{Name: "dana", Email: "dana@example.com", Password: DefaultPassword, Groups: []string{"developers"}, AMR: []string{"pwd"}},
+		{Name: "carl", Email: "carl@example.com", Password: DefaultPassword, Groups: []string{"change-approvers"}, AMR: []string{"pwd", "mfa"}},
 	}
 }
 

@@ -150,7 +150,7 @@ func TestInspectorCLI(t *testing.T) {
 		}
 		return string(out), code
 	}
-	out, code := inspect("catalyst-center", "nina", "--method", "tools/list")
+	out, code := inspect("catalyst-center", "admin", "--method", "tools/list")
 	if code != 0 || !strings.Contains(out, `"deploy_template"`) || !strings.Contains(out, `"destructiveHint": true`) && !strings.Contains(out, `"destructiveHint":true`) {
 		t.Fatalf("tools/list: exit %d\n%s", code, out)
 	}

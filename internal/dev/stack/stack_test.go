@@ -82,7 +82,8 @@ func callTool(c *client.Client, name string, args map[string]any) (*mcp.CallTool
 }
 
 // A network engineer lists and calls Catalyst Center tools through the edge on every
-// revision; a service-desk user is refused deploy_template with the documented denial.
+// revision, and is sent to start_deployment for deploy_template, which an admin (break-glass)
+// may call; a service-desk user is refused deploy_template with the documented denial.
 func TestThroughTheEdge(t *testing.T) {
 	s, rec := start(t)
 	for _, v := range []string{"2025-06-18", "2025-11-25", "2026-07-28"} {
@@ -92,7 +93,7 @@ func TestThroughTheEdge(t *testing.T) {
 				t.Fatalf("negotiated %s", nina.ProtocolVersion())
 			}
 			tools, err := nina.ListTools(context.Background(), mcp.ListToolsRequest{})
-			if err != nil || len(tools.Tools) != 12 {
+			if err != nil || len(tools.Tools) != 11 {
 				t.Fatalf("tools/list: %v (%d tools)", err, len(tools.Tools))
 			}
 			res, err := callTool(nina, "list_devices", map[string]any{"limit": 2})
@@ -106,9 +107,14 @@ func TestThroughTheEdge(t *testing.T) {
 			}
 			b, _ := json.Marshal(res.StructuredContent)
 			_ = json.Unmarshal(b, &devs)
-			res, err = callTool(nina, "deploy_template", map[string]any{"template_id": "nope", "device_ids": []string{devs.Devices[0].ID}})
+			_, err = callTool(nina, "deploy_template", map[string]any{"template_id": "nope", "device_ids": []string{devs.Devices[0].ID}})
+			if err == nil || !strings.Contains(err.Error(), "start_deployment") {
+				t.Fatalf("nina's direct deploy_template: want the policy's pointer to start_deployment, got %v", err)
+			}
+			admin := connect(t, s, "admin", v)
+			res, err = callTool(admin, "deploy_template", map[string]any{"template_id": "nope", "device_ids": []string{devs.Devices[0].ID}})
 			if err != nil {
-				t.Fatalf("nina (network engineer, MFA) was refused deploy_template: %v", err)
+				t.Fatalf("admin (MFA) was refused deploy_template: %v", err)
 			}
 			if !res.IsError { // an unknown template: the upstream's 404 comes back as a tool error
 				t.Fatalf("deploy of an unknown template: %+v", res)
@@ -129,7 +135,7 @@ func TestThroughTheEdge(t *testing.T) {
 		if h.Get("Authorization") != "" {
 			t.Fatal("an adapter received the Authorization header")
 		}
-		if sub := h.Get("X-Gatehouse-Subject"); sub != "nina" && sub != "sam" {
+		if sub := h.Get("X-Gatehouse-Subject"); sub != "nina" && sub != "sam" && sub != "admin" {
 			t.Fatalf("adapter saw subject %q", sub)
 		}
 	}
