@@ -45,7 +45,7 @@ node: $(NODE)
 TEMPORAL := $(BIN)/temporal
 $(TEMPORAL):
 	@mkdir -p $(BIN)
-	GOBIN=$(BIN) $(GO) install github.com/temporalio/cli/cmd/temporal@v1.5.1
+	GOBIN=$(BIN) $(GO) install github.com/temporalio/cli/cmd/temporal@v1.5.1  # = devserver.CLIModule
 
 .PHONY: temporal
 temporal: $(TEMPORAL)

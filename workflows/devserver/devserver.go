@@ -1,13 +1,14 @@
-// Package devserver runs a real Temporal server for tests: the Temporal CLI's development
-// server (`temporal server start-dev`, SQLite in a file), from the binary named by
-// GATEHOUSE_TEMPORAL_BIN (`make temporal` builds it into .bin/). Tests that need it skip
-// with a message saying so when the variable is unset.
+// Package devserver runs a real Temporal server for tests and the development platform: the
+// Temporal CLI's development server (`temporal server start-dev`, SQLite in a file), from the
+// binary named by GATEHOUSE_TEMPORAL_BIN (`make temporal` builds it into .bin/). Tests that
+// need it skip with a message saying so when the variable is unset. Development only.
 package devserver
 
 import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -76,20 +77,50 @@ func Start(t testing.TB, o Options) *Server {
 	if o.DBFile == "" {
 		o.DBFile = filepath.Join(t.TempDir(), "temporal.db")
 	}
-	port := freePort(t)
-	s := &Server{Address: "127.0.0.1:" + strconv.Itoa(port), Namespace: "default", DBFile: o.DBFile, t: t, bin: bin,
+	s, err := newServer(bin, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.t = t
+	t.Cleanup(s.Stop)
+	if err := s.start(); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// Launch starts a dev server outside a test (the development platform) from bin, with its
+// database in o.DBFile (required: it keeps workflows between runs), and waits until it
+// answers. The caller stops it.
+func Launch(bin string, o Options) (*Server, error) {
+	if o.DBFile == "" {
+		return nil, fmt.Errorf("devserver.Launch needs a database file")
+	}
+	s, err := newServer(bin, o)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.start(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func newServer(bin string, o Options) (*Server, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{Address: "127.0.0.1:" + strconv.Itoa(port), Namespace: "default", DBFile: o.DBFile, bin: bin,
 		args: []string{"server", "start-dev", "--headless", "--ip", "127.0.0.1", "--port", strconv.Itoa(port),
 			"--db-filename", o.DBFile, "--log-level", "error", "--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal"}}
 	for _, sa := range o.SearchAttributes {
 		s.args = append(s.args, "--search-attribute", sa)
 	}
-	t.Cleanup(s.Stop)
-	s.start()
-	return s
+	return s, nil
 }
 
-func (s *Server) start() {
-	s.t.Helper()
+func (s *Server) start() error {
 	s.mu.Lock()
 	s.out = &syncBuffer{}
 	cmd := exec.Command(s.bin, s.args...)
@@ -97,15 +128,17 @@ func (s *Server) start() {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		s.mu.Unlock()
-		s.t.Fatalf("starting the Temporal dev server: %v", err)
+		return fmt.Errorf("starting the Temporal dev server: %w", err)
 	}
 	s.cmd, s.done = cmd, make(chan struct{})
 	done := s.done
 	go func() { _ = cmd.Wait(); close(done) }()
 	s.mu.Unlock()
 	if err := s.waitReady(60 * time.Second); err != nil {
-		s.t.Fatalf("the Temporal dev server did not become ready: %v\n%s", err, s.out.String())
+		s.Stop()
+		return fmt.Errorf("the Temporal dev server did not become ready: %w\n%s", err, s.out.String())
 	}
+	return nil
 }
 
 // waitReady waits until the default namespace can be described.
@@ -152,12 +185,47 @@ func (s *Server) Stop() {
 	}
 }
 
-// Restart stops the server and starts it again on the same port with the same database
+// CLIModule is the Temporal CLI the Makefile and EnsureBin build (v1.5.1 is the newest
+// release `go install` builds: later ones carry a replace directive).
+const CLIModule = "github.com/temporalio/cli/cmd/temporal@v1.5.1"
+
+// EnsureBin finds the temporal CLI: GATEHOUSE_TEMPORAL_BIN, else dir/temporal, else it builds
+// it into dir with `go install` (a few minutes and about 250 MB, once), telling progress what
+// it is doing and passing the build's output on.
+func EnsureBin(ctx context.Context, dir string, progress io.Writer) (string, error) {
+	if bin := os.Getenv(EnvBin); bin != "" {
+		if _, err := os.Stat(bin); err != nil {
+			return "", fmt.Errorf("%s=%s: %w", EnvBin, bin, err)
+		}
+		return bin, nil
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(abs, "temporal")
+	if _, err := os.Stat(bin); err == nil {
+		return bin, nil
+	}
+	fmt.Fprintf(progress, "Building the Temporal CLI into %s for the deployment workflows (first run only; a few minutes) ...\n", abs)
+	cmd := exec.CommandContext(ctx, "go", "install", CLIModule)
+	cmd.Env = append(os.Environ(), "GOBIN="+abs)
+	cmd.Stdout, cmd.Stderr = progress, progress
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("building the Temporal CLI (go install %s): %w", CLIModule, err)
+	}
+	fmt.Fprintln(progress, "Temporal CLI built.")
+	return bin, nil
+}
+
+// Restart (tests only) stops the server and starts it again on the same port with the same database
 // file: workflows, timers and task queues survive it.
 func (s *Server) Restart() {
 	s.t.Helper()
 	s.Stop()
-	s.start()
+	if err := s.start(); err != nil {
+		s.t.Fatal(err)
+	}
 }
 
 // Logs returns what the server printed since it was last started.
@@ -181,14 +249,13 @@ func (s *Server) Client(t testing.TB, logger log.Logger) client.Client {
 	return c
 }
 
-func freePort(t testing.TB) int {
-	t.Helper()
+func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		return 0, err
 	}
 	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // syncBuffer collects a process's output.
