@@ -256,6 +256,19 @@ func TestComposeAgreesWithItsConfig(t *testing.T) {
 			t.Errorf("adapter %s reads Vault at %q, which is not the compose vault service", s.Name, a.Environment["VAULT_ADDR"])
 		}
 	}
+	// The REST bridge calls every other server's adapter where the edge does, and holds no
+	// credentials.
+	for _, s := range cfg.Servers {
+		u, _ := url.Parse(s.Upstream)
+		if a, ok := c.Services[u.Hostname()]; ok && s.RESTBridge {
+			checkBridgeUpstreams(t, "compose service "+u.Hostname(), a.Environment["GATEHOUSE_REST_UPSTREAMS"], cfg)
+			for _, k := range []string{"GATEHOUSE_SECRETS", "VAULT_ADDR", "VAULT_TOKEN"} {
+				if _, set := a.Environment[k]; set {
+					t.Errorf("the REST bridge is given %s; it holds no credentials", k)
+				}
+			}
+		}
+	}
 	for _, p := range c.Pending {
 		if _, ok := c.Services[p]; ok {
 			t.Errorf("%s is a compose service now: remove it from x-gatehouse-pending-adapters", p)
@@ -263,6 +276,32 @@ func TestComposeAgreesWithItsConfig(t *testing.T) {
 	}
 	for _, name := range []string{"vault", "temporal", "elasticsearch", "kibana", "filebeat"} {
 		svc(name)
+	}
+}
+
+// checkBridgeUpstreams checks a REST bridge's GATEHOUSE_REST_UPSTREAMS: every server of cfg
+// but the bridge itself, each at its configured upstream.
+func checkBridgeUpstreams(t *testing.T, where, value string, cfg *config.Config) {
+	t.Helper()
+	got := map[string]string{}
+	for _, item := range strings.Split(value, ",") {
+		if name, u, ok := strings.Cut(item, "="); ok {
+			got[name] = u
+		}
+	}
+	want := map[string]string{}
+	for _, s := range cfg.Servers {
+		if !s.RESTBridge {
+			want[s.Name] = strings.TrimRight(s.Upstream, "/")
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("%s: GATEHOUSE_REST_UPSTREAMS %q, want every server's adapter %v", where, value, want)
+	}
+	for name, u := range want {
+		if got[name] != u {
+			t.Errorf("%s: GATEHOUSE_REST_UPSTREAMS has %s=%q, the config's upstream is %s", where, name, got[name], u)
+		}
 	}
 }
 
@@ -292,6 +331,10 @@ type k8sObject struct {
 				Containers []struct {
 					Image string   `yaml:"image"`
 					Args  []string `yaml:"args"`
+					Env   []struct {
+						Name  string `yaml:"name"`
+						Value string `yaml:"value"`
+					} `yaml:"env"`
 					Ports []struct {
 						ContainerPort int `yaml:"containerPort"`
 					} `yaml:"ports"`
@@ -450,6 +493,16 @@ func TestKubernetesAgreesWithItsConfig(t *testing.T) {
 				}
 				if _, err := os.Stat(repo("cmd", "gatehouse-adapter-"+adapter)); err != nil {
 					t.Errorf("%s: no cmd/gatehouse-adapter-%s to build the image from", name, adapter)
+				}
+				if s, ok := cfg.Server(adapter); ok && s.RESTBridge {
+					env := map[string]string{}
+					for _, e := range ctr.Env {
+						env[e.Name] = e.Value
+					}
+					checkBridgeUpstreams(t, name, env["GATEHOUSE_REST_UPSTREAMS"], cfg)
+					if _, set := env["VAULT_ADDR"]; set {
+						t.Errorf("%s: the REST bridge is given Vault; it holds no credentials", name)
+					}
 				}
 			case ctr.Image == "ghcr.io/gatehouse-mcp/gatehouse-worker":
 				if name != "Deployment/worker" || strings.Split(c.Services["worker"].Image, ":")[0] != ctr.Image {

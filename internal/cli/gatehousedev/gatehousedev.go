@@ -60,7 +60,7 @@ func newRoot() *cobra.Command {
 		Long: `gatehouse-dev runs, in one process on loopback: a development OIDC issuer with demo users
 (admin, nina, sam, dana; password gatehouse), the authz service over the policy directory
 (edits are picked up live), the Catalyst Center, ServiceNow, GitHub and RADKit adapters, each
-against a stateful simulator, and the edge in front. It prints every address it serves and a paste-ready MCP client configuration.
+against a stateful simulator, the REST bridge, and the edge in front. It prints every address it serves and a paste-ready MCP client configuration.
 
 Development only: the production binary is gatehouse (cmd/gatehouse).`,
 		Example: `  go run ./cmd/gatehouse-dev
@@ -170,6 +170,9 @@ func banner(s *stack.Stack, user string) (string, error) {
 	row("metrics", authzHTTP+"/metrics", "Prometheus (each adapter: <adapter>/metrics)")
 	b.WriteString("\n  servers:\n")
 	for _, srv := range s.Config.Servers {
+		if srv.RESTBridge {
+			continue // below: it serves REST, not MCP
+		}
 		fmt.Fprintf(&b, "    %-18s %s\n", srv.Name, s.ServerURL(srv.Name))
 		if a, ok := s.Adapters[srv.Name]; ok {
 			fmt.Fprintf(&b, "    %-18s adapter: %s/mcp (direct, not authorized; /healthz, /metrics)\n", "", a)
@@ -180,6 +183,11 @@ func banner(s *stack.Stack, user string) (string, error) {
 			}
 		}
 	}
+	b.WriteString("\n  REST bridge (for clients that do not speak MCP; the same token, the same policy):\n")
+	fmt.Fprintf(&b, "    call:    POST %s  {\"arguments\": {...}}\n", s.EdgeURL+contract.RESTPath("<server>", "<tool>"))
+	fmt.Fprintf(&b, "    list:    GET  %s\n", s.EdgeURL+contract.RESTToolsPath("<server>"))
+	fmt.Fprintf(&b, "    OpenAPI: GET  %s (no token)\n", s.EdgeURL+contract.RESTOpenAPIPath)
+	fmt.Fprintf(&b, "    bridge:  %s (direct, not authorized; /healthz, /metrics)\n", s.Bridge)
 	fmt.Fprintf(&b, "\nAnother user's token (printed alone; in scripts: export TOKEN=$(<command>)):\n\n  %s\n",
 		tokenCommandLine(s, otherUser(user)))
 	fmt.Fprintf(&b, "\nMCP client configuration (as %s):\n\n%s\n", user, cfg)

@@ -356,6 +356,31 @@ func TestDevBanner(t *testing.T) {
 		}
 	}
 
+	// The REST bridge: its OpenAPI document at the edge without a token, its own address.
+	openapi := regexp.MustCompile(`(?m)^    OpenAPI: GET  (http://\S+) \(no token\)$`).FindStringSubmatch(d.banner)
+	bridge := regexp.MustCompile(`(?m)^    bridge:  (http://\S+) \(direct`).FindStringSubmatch(d.banner)
+	if openapi == nil || bridge == nil || openapi[1] != edge+contract.RESTOpenAPIPath {
+		t.Errorf("the banner does not show the REST bridge's OpenAPI document at the edge and its address")
+	} else {
+		if body := mustGet200(t, openapi[1]); !strings.Contains(body, `"openapi": "3.1.0"`) {
+			t.Errorf("%s is not the OpenAPI document", openapi[1])
+		}
+		checked[hostport(bridge[1])] = true
+		mustGet200(t, bridge[1]+"/healthz")
+		if body := mustGet200(t, bridge[1]+"/metrics"); !strings.Contains(body, "gatehouse_rest_") {
+			t.Errorf("no gatehouse_rest_ metrics at %s", bridge[1])
+		}
+		// The call line names a path that the edge routes to the bridge: sam's token lists
+		// catalyst-center's tools there.
+		req, _ := http.NewRequest(http.MethodGet, edge+contract.RESTToolsPath("catalyst-center"), nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusOK {
+			t.Errorf("REST tool listing with the printed command's token: %v %v", resp, err)
+		} else {
+			resp.Body.Close()
+		}
+	}
+
 	for _, m := range regexp.MustCompile(`(?m)^\s+simulator: (http://\S+) `).FindAllStringSubmatch(d.banner, -1) {
 		// A simulated upstream answers (401 without its credentials) on the listed address.
 		resp, err := http.Get(m[1] + "/api/now/table/incident")

@@ -1,7 +1,7 @@
 // Package stack runs the whole Gatehouse platform in one process for local development and
-// end-to-end tests: the development OIDC issuer, the authz service, the Catalyst Center
-// adapter against its simulator, the edge model (as the control plane would build it) and the
-// Go dev edge — all on loopback. `gatehouse-dev` (internal/cli/gatehousedev) is a thin wrapper around Start.
+// end-to-end tests: the development OIDC issuer, the authz service, the adapters against their
+// simulators, the REST bridge in front of them, the edge model (as the control plane would
+// build it) and the Go dev edge — all on loopback. `gatehouse-dev` (internal/cli/gatehousedev) is a thin wrapper around Start.
 package stack
 
 import (
@@ -31,6 +31,7 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/adapters/kit"
 	"github.com/gatehouse-mcp/gatehouse/adapters/radkit"
 	rksim "github.com/gatehouse-mcp/gatehouse/adapters/radkit/sim"
+	"github.com/gatehouse-mcp/gatehouse/adapters/restbridge"
 	"github.com/gatehouse-mcp/gatehouse/adapters/servicenow"
 	snsim "github.com/gatehouse-mcp/gatehouse/adapters/servicenow/sim"
 	"github.com/gatehouse-mcp/gatehouse/internal/config"
@@ -56,7 +57,8 @@ type Options struct {
 	// Extra adds test-only adapters: server name → handler serving MCP at /mcp. Their tools
 	// must be in the policy's catalog to be callable.
 	Extra map[string]http.Handler
-	// AdapterMiddleware wraps every adapter's handler (tests observe what reaches adapters).
+	// AdapterMiddleware wraps every adapter's handler, and the REST bridge's (server
+	// RESTBridgeServer): tests observe what reaches them.
 	AdapterMiddleware func(server string, h http.Handler) http.Handler
 }
 
@@ -73,6 +75,10 @@ type Stack struct {
 	EdgeURL string
 	// Adapters maps server names to the adapters' own base URLs (for direct comparisons).
 	Adapters map[string]string
+	// Bridge is the REST bridge's own base URL (server RESTBridgeServer, rest_bridge: true),
+	// which calls the adapters above directly; clients reach it through the edge at
+	// EdgeURL/api/v1/mcp/<server>/tools/<tool>.
+	Bridge string
 	// Upstreams are the simulators the adapters call, in server order.
 	Upstreams []Upstream
 	// AuthzGRPC is the authz service's gRPC address.
@@ -84,7 +90,11 @@ type Stack struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	errs   chan error
+	bridge *restbridge.Bridge
 }
+
+// RESTBridgeServer is the name of the REST bridge's server in the dev config, as in gatehouse.yaml.
+const RESTBridgeServer = "rest-bridge"
 
 func listen(host string, port int) (net.Listener, error) {
 	return net.Listen("tcp", net.JoinHostPort(host, fmt.Sprint(port)))
@@ -214,6 +224,26 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		s.Adapters[name] = "http://" + l.Addr().String()
 		fmt.Fprintf(&servers, "  - {name: %s, upstream: %q, timeout: 5m}\n", name, s.Adapters[name])
 	}
+	// The REST bridge, an MCP client of the adapters above, reached directly (as over a mesh).
+	upstreams := map[string]string{}
+	for name, u := range s.Adapters {
+		upstreams[name] = u
+	}
+	s.bridge, err = restbridge.New(restbridge.Options{Upstreams: upstreams, Log: log, CallTimeout: 5 * time.Minute})
+	if err != nil {
+		return fail(fmt.Errorf("REST bridge: %w", err))
+	}
+	var bridge http.Handler = s.bridge
+	if opts.AdapterMiddleware != nil {
+		bridge = opts.AdapterMiddleware(RESTBridgeServer, bridge)
+	}
+	bl, err := listen(opts.Host, 0)
+	if err != nil {
+		return fail(err)
+	}
+	s.serve(runCtx, bl, bridge)
+	s.Bridge = "http://" + bl.Addr().String()
+	fmt.Fprintf(&servers, "  - {name: %s, upstream: %q, timeout: 5m, rest_bridge: true}\n", RESTBridgeServer, s.Bridge)
 
 	cfg, err := config.Parse([]byte(fmt.Sprintf(`
 public_url: %s
@@ -312,6 +342,9 @@ func (s *Stack) serve(ctx context.Context, l net.Listener, h http.Handler) {
 func (s *Stack) Stop() {
 	s.cancel()
 	s.wg.Wait()
+	if s.bridge != nil {
+		s.bridge.Close()
+	}
 }
 
 // Token mints an access token for a demo user, valid for every server.
@@ -320,8 +353,16 @@ func (s *Stack) Token(user string) (string, error) { return s.Issuer.Mint(user, 
 // ServerURL is a server's MCP endpoint at the edge.
 func (s *Stack) ServerURL(name string) string { return s.EdgeURL + contract.MCPPath(name) }
 
-// ClientConfig is a paste-ready MCP client configuration for every server, with a bearer
-// token for user.
+// RESTURL is the edge's REST bridge path of a server's tool (tool "": the server's tool list).
+func (s *Stack) RESTURL(server, tool string) string {
+	if tool == "" {
+		return s.EdgeURL + contract.RESTToolsPath(server)
+	}
+	return s.EdgeURL + contract.RESTPath(server, tool)
+}
+
+// ClientConfig is a paste-ready MCP client configuration for every MCP server (the REST
+// bridge serves no MCP), with a bearer token for user.
 func (s *Stack) ClientConfig(user string) (string, error) {
 	tok, err := s.Token(user)
 	if err != nil {
@@ -329,10 +370,15 @@ func (s *Stack) ClientConfig(user string) (string, error) {
 	}
 	var b strings.Builder
 	b.WriteString("{\n  \"mcpServers\": {\n")
-	for i, srv := range s.Config.Servers {
-		if i > 0 {
+	first := true
+	for _, srv := range s.Config.Servers {
+		if srv.RESTBridge {
+			continue
+		}
+		if !first {
 			b.WriteString(",\n")
 		}
+		first = false
 		fmt.Fprintf(&b, "    %q: {\"type\": \"http\", \"url\": %q, \"headers\": {\"Authorization\": \"Bearer %s\"}}", srv.Name, s.ServerURL(srv.Name), tok)
 	}
 	b.WriteString("\n  }\n}\n")
