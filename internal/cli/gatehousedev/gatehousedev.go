@@ -20,6 +20,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -36,6 +37,7 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/internal/dev/issuer"
 	"github.com/gatehouse-mcp/gatehouse/internal/dev/stack"
 	"github.com/gatehouse-mcp/gatehouse/internal/ecslog"
+	"github.com/gatehouse-mcp/gatehouse/workflows/devserver"
 )
 
 // Where the platform listens by default: fixed, so that clients keep their configuration
@@ -77,6 +79,8 @@ Development only: the production binary is gatehouse (cmd/gatehouse).`,
 	f.StringVar(&o.user, "user", "nina", "demo user for the printed client configuration: "+strings.Join(demoUsers(), ", "))
 	f.StringVar(&o.logFormat, "log-format", "", "console or json (default: console on a terminal, else json)")
 	f.StringVar(&o.testIdentity, "insecure-test-identity", "", "TESTS ONLY: act as this demo user for unauthenticated loopback requests")
+	f.BoolVar(&o.deployments, "deployments", true, "run the durable deployments: a Temporal dev server (the temporal CLI from "+
+		devserver.EnvBin+" or .bin/, built there on first use), a worker and the deployments server")
 	root.AddCommand(tokenCommand(), cli.Group(&cobra.Command{
 		Use:     "simulate",
 		Short:   "Serve an upstream API simulator (development and tests, never production)",
@@ -87,6 +91,7 @@ Development only: the production binary is gatehouse (cmd/gatehouse).`,
 
 type devOptions struct {
 	edge, issuer, policies, user, logFormat, testIdentity string
+	deployments                                           bool
 }
 
 func runDev(ctx context.Context, o devOptions, stdout io.Writer) error {
@@ -125,8 +130,23 @@ func runDev(ctx context.Context, o devOptions, stdout io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	s, err := stack.Start(ctx, stack.Options{Host: eh, EdgePort: ep, IssuerPort: ip, PolicyDir: o.policies, Log: log,
-		InsecureTestIdentity: o.testIdentity})
+	sopts := stack.Options{Host: eh, EdgePort: ep, IssuerPort: ip, PolicyDir: o.policies, Log: log,
+		InsecureTestIdentity: o.testIdentity}
+	if o.deployments {
+		bin, err := devserver.EnsureBin(ctx, ".bin", stdout)
+		if err != nil {
+			return fmt.Errorf("%w (or run without deployments: --deployments=false)", err)
+		}
+		cache, err := os.UserCacheDir()
+		if err != nil {
+			cache = os.TempDir()
+		}
+		sopts.TemporalBin, sopts.TemporalDB = bin, filepath.Join(cache, "gatehouse", "temporal.db")
+		if err := os.MkdirAll(filepath.Dir(sopts.TemporalDB), 0o700); err != nil {
+			return err
+		}
+	}
+	s, err := stack.Start(ctx, sopts)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil // interrupted while starting
@@ -168,6 +188,9 @@ func banner(s *stack.Stack, user string) (string, error) {
 	row("authz gRPC", s.AuthzGRPC, "ext_authz, called by the edge")
 	row("authz HTTP", authzHTTP, "protected resource metadata, /healthz, /readyz")
 	row("metrics", authzHTTP+"/metrics", "Prometheus (each adapter: <adapter>/metrics)")
+	if s.Temporal != nil {
+		row("Temporal", s.Temporal.Address, "dev server of the deployments (database "+s.Temporal.DBFile+"); worker in process")
+	}
 	b.WriteString("\n  servers:\n")
 	for _, srv := range s.Config.Servers {
 		if srv.RESTBridge {

@@ -27,6 +27,7 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/internal/dev/stack"
 	"github.com/gatehouse-mcp/gatehouse/internal/ecslog/ecslogtest"
 	"github.com/gatehouse-mcp/gatehouse/internal/testkit"
+	"github.com/gatehouse-mcp/gatehouse/workflows/devserver"
 )
 
 func execute(ctx context.Context, args []string, stdout, stderr *bytes.Buffer) int {
@@ -146,8 +147,9 @@ func startDev(t *testing.T, args ...string) *dev {
 	var errb bytes.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
+	// Deployments (a Temporal dev server) only where a test asks for them: --deployments.
 	args = append([]string{"--edge", "127.0.0.1:0", "--issuer", "127.0.0.1:0", "--policies", testkit.Root("policies"),
-		"--log-format", "json"}, args...)
+		"--log-format", "json", "--deployments=false"}, args...)
 	go func() { done <- Execute(ctx, args, out, &errb) }()
 	stopped := false
 	d := &dev{out: out, stop: func() int {
@@ -529,5 +531,25 @@ func TestSimulateGitHubAndRADKit(t *testing.T) {
 			}
 			stop()
 		})
+	}
+}
+
+// With --deployments (the default outside tests) the platform runs a Temporal dev server, a
+// worker and the deployments server: it is listed, and a network engineer's token lists its
+// tools through the edge.
+func TestDevDeployments(t *testing.T) {
+	devserver.Bin(t) // skips without GATEHOUSE_TEMPORAL_BIN rather than building the CLI here
+	t.Setenv("XDG_CACHE_HOME", t.TempDir()) // its Temporal database, not the user's
+	d := startDev(t, "--deployments")
+	edge := d.field(t, "edge")
+	if !strings.Contains(d.banner, edge+contract.MCPPath("deployments")) {
+		t.Fatalf("the banner does not list the deployments server:\n%s", d.banner)
+	}
+	tok := run("token", "--user", "nina", "--edge", edge, "--issuer", d.field(t, "OIDC issuer"))
+	if tok.Code != 0 {
+		t.Fatalf("token: %+v", tok)
+	}
+	if err := listTools(t, edge+contract.MCPPath("deployments"), strings.TrimSpace(tok.Stdout)); err != nil {
+		t.Fatalf("deployments tools through the edge: %v", err)
 	}
 }

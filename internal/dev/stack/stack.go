@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -26,6 +28,7 @@ import (
 
 	"github.com/gatehouse-mcp/gatehouse/adapters/catalystcenter"
 	"github.com/gatehouse-mcp/gatehouse/adapters/catalystcenter/sim"
+	"github.com/gatehouse-mcp/gatehouse/adapters/deployments"
 	"github.com/gatehouse-mcp/gatehouse/adapters/github"
 	ghsim "github.com/gatehouse-mcp/gatehouse/adapters/github/sim"
 	"github.com/gatehouse-mcp/gatehouse/adapters/kit"
@@ -40,6 +43,10 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/internal/dev/issuer"
 	"github.com/gatehouse-mcp/gatehouse/internal/proxy/authz"
 	"github.com/gatehouse-mcp/gatehouse/internal/proxy/oidc"
+	"github.com/gatehouse-mcp/gatehouse/workflows/deploy"
+	"github.com/gatehouse-mcp/gatehouse/workflows/devserver"
+	"github.com/gatehouse-mcp/gatehouse/workflows/temporalx"
+	"github.com/gatehouse-mcp/gatehouse/workflows/worker"
 )
 
 // Options configure the stack. Zero ports pick free ones (tests); `gatehouse-dev` uses fixed
@@ -60,6 +67,11 @@ type Options struct {
 	// AdapterMiddleware wraps every adapter's handler, and the REST bridge's (server
 	// RESTBridgeServer): tests observe what reaches them.
 	AdapterMiddleware func(server string, h http.Handler) http.Handler
+	// TemporalBin, when set, runs the durable deployments: a Temporal dev server from this
+	// CLI binary (its database in TemporalDB, default a temporary file), an in-process worker
+	// against the Catalyst Center and ServiceNow simulators, and the deployments adapter.
+	TemporalBin string
+	TemporalDB  string
 }
 
 // Stack is a running platform.
@@ -71,6 +83,8 @@ type Stack struct {
 	SNSim  *snsim.Sim    // the ServiceNow simulator
 	GHSim  *ghsim.Sim    // the GitHub simulator (signed in to as the GitHub App)
 	RKSim  *rksim.Bridge // the RADKit bridge simulator
+	// Temporal is the dev server of the deployments (Options.TemporalBin), else nil.
+	Temporal *devserver.Server
 	// EdgeURL is the public base URL (the edge); MCP servers are at EdgeURL/mcp/<name>.
 	EdgeURL string
 	// Adapters maps server names to the adapters' own base URLs (for direct comparisons).
@@ -201,6 +215,13 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 			return fail(fmt.Errorf("%s adapter: %w", a.name, err))
 		}
 		handlers[a.name] = srv.Handler()
+	}
+	if opts.TemporalBin != "" {
+		h, err := s.startDeployments(runCtx, opts, log)
+		if err != nil {
+			return fail(fmt.Errorf("deployments: %w", err))
+		}
+		handlers[deployments.ServerName] = h
 	}
 	for name, h := range opts.Extra {
 		handlers[name] = h
@@ -342,6 +363,9 @@ func (s *Stack) serve(ctx context.Context, l net.Listener, h http.Handler) {
 func (s *Stack) Stop() {
 	s.cancel()
 	s.wg.Wait()
+	if s.Temporal != nil {
+		s.Temporal.Stop()
+	}
 	if s.bridge != nil {
 		s.bridge.Close()
 	}
@@ -390,3 +414,65 @@ type staticSecret kit.Secret
 
 func (s staticSecret) Get(context.Context, string) (kit.Secret, error) { return kit.Secret(s), nil }
 func (staticSecret) Invalidate(string)                                 {}
+
+// startDeployments starts a Temporal dev server, a worker running the deployment workflow
+// against the Catalyst Center and ServiceNow simulators, and returns the deployments
+// adapter's handler.
+func (s *Stack) startDeployments(ctx context.Context, opts Options, log zerolog.Logger) (http.Handler, error) {
+	db := opts.TemporalDB
+	if db == "" {
+		dir, err := os.MkdirTemp("", "gatehouse-temporal-")
+		if err != nil {
+			return nil, err
+		}
+		context.AfterFunc(ctx, func() { os.RemoveAll(dir) })
+		db = filepath.Join(dir, "temporal.db")
+	}
+	srv, err := devserver.Launch(opts.TemporalBin, devserver.Options{DBFile: db})
+	if err != nil {
+		return nil, err
+	}
+	s.Temporal = srv
+	up := map[string]string{}
+	for _, u := range s.Upstreams {
+		up[u.Server] = u.URL
+	}
+	secrets := secretMap{
+		catalystcenter.ServerName: {"username": "admin", "password": "C1sco12345"},
+		servicenow.ServerName:     {"client_id": snsim.DefaultClientID, "client_secret": snsim.DefaultClientSecret},
+	}
+	topts := temporalx.Options{Address: srv.Address, Namespace: srv.Namespace, Log: log}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		err := worker.Run(ctx, worker.Config{Temporal: topts, RegisterSearchAttributes: true, Log: log,
+			Upstreams: worker.Upstreams{CatalystCenterURL: up[catalystcenter.ServerName], ServiceNowURL: up[servicenow.ServerName],
+				Secrets: secrets, PollInterval: time.Second}})
+		if err != nil && ctx.Err() == nil {
+			s.errs <- fmt.Errorf("deployment worker: %w", err)
+		}
+	}()
+	tc, err := temporalx.Dial(ctx, topts)
+	if err != nil {
+		return nil, err
+	}
+	context.AfterFunc(ctx, tc.Close)
+	a := kit.NewServer(kit.Options{Name: deployments.ServerName, Version: "dev", Logger: log})
+	deployments.Register(a, deploy.NewClient(tc, ""))
+	if err := a.Err(); err != nil {
+		return nil, err
+	}
+	return deployments.Handler(a), nil
+}
+
+// secretMap serves each upstream its own development credentials.
+type secretMap map[string]kit.Secret
+
+func (m secretMap) Get(_ context.Context, name string) (kit.Secret, error) {
+	if sec, ok := m[name]; ok {
+		return sec, nil
+	}
+	return nil, fmt.Errorf("no development secret %q", name)
+}
+
+func (secretMap) Invalidate(string) {}
