@@ -538,7 +538,7 @@ func TestSimulateGitHubAndRADKit(t *testing.T) {
 // worker and the deployments server: it is listed, and a network engineer's token lists its
 // tools through the edge.
 func TestDevDeployments(t *testing.T) {
-	devserver.Bin(t) // skips without GATEHOUSE_TEMPORAL_BIN rather than building the CLI here
+	devserver.Bin(t)                        // skips without GATEHOUSE_TEMPORAL_BIN rather than building the CLI here
 	t.Setenv("XDG_CACHE_HOME", t.TempDir()) // its Temporal database, not the user's
 	d := startDev(t, "--deployments")
 	edge := d.field(t, "edge")

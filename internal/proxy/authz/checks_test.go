@@ -537,4 +537,3 @@ func TestBodyOnGetOrDeleteRefused(t *testing.T) {
 		denied(t, h.check(envoyCheck(m, "/mcp/"+cc, cc, hs, "")), 400)
 	}
 }
-
