@@ -112,6 +112,7 @@ refusals contains msg if {
 	server == "catalyst-center"
 	method_class == "tool"
 	input.mcp.name == "deploy_template"
+	"execute" in granted # others are refused by the RBAC already, with its own reason
 	count(roles & {r | some r in approval_data.direct_deploy_roles}) == 0
 	msg := "deploy_template pushes configuration with no change request or approval and is kept for break-glass use by the roles in gatehouse.approval.direct_deploy_roles; deploy with the deployments server's start_deployment instead (change request, approval by policy, rollback)"
 }

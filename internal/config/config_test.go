@@ -17,7 +17,7 @@ func TestExampleConfigLoads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"catalyst-center", "servicenow", "github", "radkit", "rest-bridge"}
+	want := []string{"catalyst-center", "servicenow", "github", "radkit", "deployments", "rest-bridge"}
 	if len(cfg.Servers) != len(want) {
 		t.Fatalf("servers: %+v", cfg.Servers)
 	}

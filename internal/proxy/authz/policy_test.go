@@ -162,7 +162,12 @@ func TestDefaultPolicyDecisions(t *testing.T) {
 	admin := h.token(cc, "root", []string{"admin"}, withMFA)
 
 	allowed(t, h.check(mcpPost(cc, sd, callBody(1, "list_devices", nil))))
-	allowed(t, h.check(mcpPost(cc, ne, callBody(2, "deploy_template", map[string]any{"template_id": "t"}))))
+	allowed(t, h.check(mcpPost(cc, admin, callBody(2, "deploy_template", map[string]any{"template_id": "t"}))))
+	// Network engineers deploy through the deployments server (change request, approval).
+	d0 := denied(t, h.check(mcpPost(cc, ne, callBody(3, "deploy_template", map[string]any{"template_id": "t"}))), 200)
+	if !strings.Contains(d0.raw, "start_deployment") {
+		t.Errorf("a network engineer's deploy_template: %s", d0.raw)
+	}
 
 	// security 25: the documented denial.
 	d := denied(t, h.check(mcpPost(cc, sd, callBody("req-25", "deploy_template", map[string]any{"template_id": "t"}))), 200)
@@ -289,7 +294,8 @@ func TestRESTToolListing(t *testing.T) {
 		return nil
 	}
 	sd, ne := list([]string{"service-desk"}), list([]string{"network-engineers"})
-	if !slices.Contains(sd, "list_devices") || slices.Contains(sd, "deploy_template") || !slices.Contains(ne, "deploy_template") {
+	if !slices.Contains(sd, "list_devices") || slices.Contains(sd, "deploy_template") || !slices.Contains(ne, "run_show_commands") ||
+		slices.Contains(sd, "run_show_commands") || slices.Contains(ne, "deploy_template") {
 		t.Fatalf("service desk %v, network engineers %v", sd, ne)
 	}
 	if !slices.IsSorted(sd) {
