@@ -64,10 +64,11 @@ gotest: $(DEX) $(NODE) $(TEMPORAL) $(BIN)/testreport
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/proxy/...
 	$(GO) test -run '^$$' -bench Footprint -benchtime 1x ./cmd/gatehouse-adapter-catalyst-center ./cmd/gatehouse-adapter-servicenow \
-		./cmd/gatehouse-adapter-github ./cmd/gatehouse-adapter-radkit
+		./cmd/gatehouse-adapter-github ./cmd/gatehouse-adapter-radkit ./cmd/gatehouse-adapter-rest-bridge
+	GATEHOUSE_TEMPORAL_BIN=$(TEMPORAL) $(GO) test -run '^$$' -bench Footprint -benchtime 1x ./cmd/gatehouse-adapter-deployments
 	$(GO) test -run '^$$' -bench . -benchmem ./adapters/radkit
 	GATEHOUSE_TEMPORAL_BIN=$(TEMPORAL) $(GO) test -run '^$$' -bench HundredDeployments -benchtime 1x ./workflows/deploy
-	$(GO) test -run '^$$' -bench 'EdgeOverhead|UnauthenticatedFlood' -benchtime 1x ./internal/dev/stack
+	$(GO) test -run '^$$' -bench 'EdgeOverhead|UnauthenticatedFlood|RESTvsMCP' -benchtime 1x ./internal/dev/stack
 
 # A short fuzzing pass over every parser.
 fuzz:

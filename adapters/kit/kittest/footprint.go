@@ -31,6 +31,12 @@ type Footprint struct {
 	// Calls are tool calls made before the adapter idles, round-robin, Count in all.
 	Calls []mcp.CallToolParams
 	Count int
+	// Args, when set, replace the flags --upstream Upstream --secrets env, for binaries that
+	// take others (--listen and --log-level are always passed).
+	Args []string
+	// Exercise, when set, replaces Calls: it drives the running binary at base
+	// (http://host:port) before it idles.
+	Exercise func(b *testing.B, base string)
 }
 
 // MeasureFootprint builds the adapter as adapters/Dockerfile does (static, stripped), runs it
@@ -55,7 +61,11 @@ func MeasureFootprint(b *testing.B, f Footprint) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	cmd := exec.Command(bin, "--listen", addr, "--upstream", f.Upstream, "--secrets", "env", "--log-level", "warn")
+	args := f.Args
+	if args == nil {
+		args = []string{"--upstream", f.Upstream, "--secrets", "env"}
+	}
+	cmd := exec.Command(bin, append([]string{"--listen", addr, "--log-level", "warn"}, args...)...)
 	cmd.Env = append(os.Environ(), f.Env...)
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
@@ -75,7 +85,19 @@ func MeasureFootprint(b *testing.B, f Footprint) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	startRSS := rss(b, cmd.Process.Pid)
-	tr, err := transport.NewStreamableHTTP("http://" + addr + "/mcp")
+	if f.Exercise != nil {
+		f.Exercise(b, "http://"+addr)
+	} else {
+		callTools(b, "http://"+addr+"/mcp", f)
+	}
+	time.Sleep(3 * time.Second) // idle
+	b.ReportMetric(float64(st.Size())/1e6, "binary-MB")
+	b.ReportMetric(startRSS, "start-RSS-MB")
+	b.ReportMetric(rss(b, cmd.Process.Pid), "idle-RSS-MB")
+}
+
+func callTools(b *testing.B, url string, f Footprint) {
+	tr, err := transport.NewStreamableHTTP(url)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -97,10 +119,6 @@ func MeasureFootprint(b *testing.B, f Footprint) {
 		}
 	}
 	c.Close()
-	time.Sleep(3 * time.Second) // idle
-	b.ReportMetric(float64(st.Size())/1e6, "binary-MB")
-	b.ReportMetric(startRSS, "start-RSS-MB")
-	b.ReportMetric(rss(b, cmd.Process.Pid), "idle-RSS-MB")
 }
 
 // rss reads a process's VmRSS in MB.
