@@ -84,7 +84,8 @@ type Stack struct {
 	GHSim  *ghsim.Sim    // the GitHub simulator (signed in to as the GitHub App)
 	RKSim  *rksim.Bridge // the RADKit bridge simulator
 	// Temporal is the dev server of the deployments (Options.TemporalBin), else nil.
-	Temporal *devserver.Server
+	Temporal    *devserver.Server
+	temporalDir string // a temporary database's directory
 	// EdgeURL is the public base URL (the edge); MCP servers are at EdgeURL/mcp/<name>.
 	EdgeURL string
 	// Adapters maps server names to the adapters' own base URLs (for direct comparisons).
@@ -366,6 +367,9 @@ func (s *Stack) Stop() {
 	if s.Temporal != nil {
 		s.Temporal.Stop()
 	}
+	if s.temporalDir != "" {
+		_ = os.RemoveAll(s.temporalDir)
+	}
 	if s.bridge != nil {
 		s.bridge.Close()
 	}
@@ -425,7 +429,7 @@ func (s *Stack) startDeployments(ctx context.Context, opts Options, log zerolog.
 		if err != nil {
 			return nil, err
 		}
-		context.AfterFunc(ctx, func() { os.RemoveAll(dir) })
+		s.temporalDir = dir // removed by Stop, after the server
 		db = filepath.Join(dir, "temporal.db")
 	}
 	srv, err := devserver.Launch(opts.TemporalBin, devserver.Options{DBFile: db})
