@@ -18,7 +18,7 @@ RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /out/gatehouse-dev ./cm
 
 FROM gcr.io/distroless/static-debian12:nonroot AS dev
 COPY --from=build-dev /out/gatehouse-dev /usr/local/bin/gatehouse-dev
-USER nonroot:nonroot
+USER 65532:65532
 ENTRYPOINT ["/usr/local/bin/gatehouse-dev"]
 
 # The Temporal worker of the durable deployments (workflows/):
@@ -29,7 +29,7 @@ RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}"
 
 FROM gcr.io/distroless/static-debian12:nonroot AS worker
 COPY --from=build-worker /out/gatehouse-worker /usr/local/bin/gatehouse-worker
-USER nonroot:nonroot
+USER 65532:65532
 EXPOSE 8080
 ENTRYPOINT ["/usr/local/bin/gatehouse-worker"]
 
@@ -38,5 +38,5 @@ FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/gatehouse /usr/local/bin/gatehouse
 # The default policy; deployments mount their own directory over it.
 COPY policies /etc/gatehouse/policies
-USER nonroot:nonroot
+USER 65532:65532
 ENTRYPOINT ["/usr/local/bin/gatehouse"]

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -345,6 +346,7 @@ type k8sObject struct {
 				} `yaml:"containers"`
 				SecurityContext struct {
 					RunAsNonRoot bool `yaml:"runAsNonRoot"`
+					RunAsUser    *int `yaml:"runAsUser"`
 				} `yaml:"securityContext"`
 			} `yaml:"spec"`
 		} `yaml:"template"`
@@ -470,6 +472,11 @@ func TestKubernetesAgreesWithItsConfig(t *testing.T) {
 		if !o.Spec.Template.Spec.SecurityContext.RunAsNonRoot {
 			t.Errorf("%s may run as root", name)
 		}
+		// kubelet can check runAsNonRoot only against a numeric user: with an image's named user
+		// (distroless "nonroot") and no runAsUser, the pod is refused at start.
+		if u := o.Spec.Template.Spec.SecurityContext.RunAsUser; u == nil || *u == 0 {
+			t.Errorf("%s: runAsNonRoot without a numeric, non-zero runAsUser", name)
+		}
 		for _, ctr := range o.Spec.Template.Spec.Containers {
 			if !ctr.SecurityContext.ReadOnlyRootFilesystem {
 				t.Errorf("%s: writable root filesystem", name)
@@ -522,6 +529,32 @@ func TestKubernetesAgreesWithItsConfig(t *testing.T) {
 			default:
 				t.Errorf("%s: unexpected image %s", name, ctr.Image)
 			}
+		}
+	}
+}
+
+// Images run as a numeric non-root user, which kubelet and compose can check (a named user such
+// as distroless's "nonroot" makes runAsNonRoot pods fail to start).
+func TestImagesRunAsNumericUsers(t *testing.T) {
+	for _, f := range []string{"Dockerfile", "adapters/Dockerfile"} {
+		b, err := os.ReadFile(repo(f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		stages, users := 0, 0
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, "FROM gcr.io/distroless/") {
+				stages++
+			}
+			if u, ok := strings.CutPrefix(line, "USER "); ok {
+				users++
+				if !regexp.MustCompile(`^[1-9][0-9]*:[0-9]+$`).MatchString(strings.TrimSpace(u)) {
+					t.Errorf("%s: USER %s is not numeric uid:gid", f, u)
+				}
+			}
+		}
+		if users != stages {
+			t.Errorf("%s: %d runtime stages, %d USER lines", f, stages, users)
 		}
 	}
 }
