@@ -357,8 +357,11 @@ func TestKubernetesAgreesWithItsConfig(t *testing.T) {
 	var kust struct {
 		Resources          []string `yaml:"resources"`
 		ConfigMapGenerator []struct {
-			Name  string   `yaml:"name"`
-			Files []string `yaml:"files"`
+			Name    string   `yaml:"name"`
+			Files   []string `yaml:"files"`
+			Options struct {
+				DisableNameSuffixHash bool `yaml:"disableNameSuffixHash"`
+			} `yaml:"options"`
 		} `yaml:"configMapGenerator"`
 		Images []struct {
 			Name string `yaml:"name"`
@@ -384,6 +387,10 @@ func TestKubernetesAgreesWithItsConfig(t *testing.T) {
 		}
 	}
 	for _, g := range kust.ConfigMapGenerator {
+		// A policy edit must reach the running pods (mounted files, hot reload), not roll them.
+		if g.Name == "gatehouse-policies" && !g.Options.DisableNameSuffixHash {
+			t.Errorf("configMapGenerator %s has a hash suffix: a policy edit would roll authz instead of reloading", g.Name)
+		}
 		for _, f := range g.Files {
 			_, path, ok := strings.Cut(f, "=")
 			if !ok {
