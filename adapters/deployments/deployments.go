@@ -18,6 +18,9 @@
 //
 // The kit reads the first three; the others are read by Handler, which wraps the kit
 // server's handler. Serve Handler(s), not s.Handler(): without it every tool call fails.
+//
+// Handler also answers MCP tasks (tasks.go): on the revisions that have them, a deployment
+// is a task whose id is its workflow id, read and canceled from Temporal by any replica.
 package deployments
 
 import (
@@ -55,8 +58,10 @@ type edge struct {
 type edgeKey struct{}
 
 // Handler is the adapter's HTTP surface (the kit server's /mcp, /healthz, /readyz, /metrics)
-// with the policy's headers read into each request's context for the tools.
-func Handler(s *kit.Server) http.Handler { return WithEdgeHeaders(s.Handler()) }
+// with the policy's headers read into each request's context for the tools, and MCP tasks
+// answered with the Client given to Register (none when it was nil). HandlerWith takes
+// options for the tasks.
+func Handler(s *kit.Server) http.Handler { return HandlerWith(s, TaskOptions{}) }
 
 // WithEdgeHeaders reads x-gatehouse-roles, x-gatehouse-approval and
 // x-gatehouse-deployments-scope into the request's context, where the tools find them.

@@ -51,6 +51,11 @@ func (u untouchable) Cancel(context.Context, string, deploy.Cancellation) (deplo
 	return deploy.Status{}, nil
 }
 
+func (u untouchable) Result(context.Context, string) (deploy.Status, error) {
+	u.t.Error("Temporal was waited on")
+	return deploy.Status{}, nil
+}
+
 // serve runs the adapter over c, through deployments.Handler unless bare.
 func serve(t *testing.T, c deployments.Client, bare bool) string {
 	t.Helper()
@@ -69,9 +74,11 @@ func serve(t *testing.T, c deployments.Client, bare bool) string {
 }
 
 // Every tool as tools/list serves it (names, annotations, schemas) is pinned in
-// testdata/toolsnaps, and each declares all four annotations.
+// testdata/toolsnaps, and each declares all four annotations. On 2025-11-25 (and only
+// there) start_deployment says it can be called as a task (execution.taskSupport
+// "optional"); that listing is pinned in testdata/toolsnaps/2025-11-25.
 func TestToolSnapshots(t *testing.T) {
-	url := serve(t, nil, false)
+	url := serve(t, &fakeTemporal{}, false)
 	for _, v := range revisions {
 		c := kittest.Connect(t, url, v, nil)
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -84,6 +91,15 @@ func TestToolSnapshots(t *testing.T) {
 			a := tool.Annotations
 			if a.ReadOnlyHint == nil || a.DestructiveHint == nil || a.IdempotentHint == nil || a.OpenWorldHint == nil {
 				t.Errorf("%s at %s: an annotation is missing: %+v", tool.Name, v, a)
+			}
+			switch {
+			case tool.Name == "start_deployment" && v == "2025-11-25":
+				if tool.Execution == nil || tool.Execution.TaskSupport != mcp.TaskSupportOptional {
+					t.Errorf("start_deployment at %s: execution %+v, want taskSupport optional", v, tool.Execution)
+				}
+				kittest.ToolSnaps(t, []mcp.Tool{tool}, "testdata/toolsnaps/2025-11-25")
+			case tool.Execution != nil:
+				t.Errorf("%s at %s: execution %+v, want none", tool.Name, v, tool.Execution)
 			}
 		}
 		if v == revisions[0] {

@@ -42,9 +42,24 @@ func Main(version string, args []string, stdout, stderr io.Writer) int {
 	tlsCert := fs.String("temporal-tls-cert", os.Getenv("TEMPORAL_TLS_CERT"), "PEM client certificate for mTLS (TEMPORAL_TLS_CERT)")
 	tlsKey := fs.String("temporal-tls-key", os.Getenv("TEMPORAL_TLS_KEY"), "PEM client key for mTLS (TEMPORAL_TLS_KEY)")
 	tlsName := fs.String("temporal-tls-server-name", os.Getenv("TEMPORAL_TLS_SERVER_NAME"), "server name in Temporal's certificate (TEMPORAL_TLS_SERVER_NAME)")
+	retentionDefault := DefaultTaskRetention
+	if v := os.Getenv("GATEHOUSE_TASK_RETENTION"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			fmt.Fprintln(stderr, "gatehouse-adapter-deployments: GATEHOUSE_TASK_RETENTION:", err)
+			return 2
+		}
+		retentionDefault = d
+	}
+	retention := fs.Duration("task-retention", retentionDefault,
+		"how long the Temporal namespace keeps an ended deployment (its retention): an ended MCP task's ttl is its run time plus this (GATEHOUSE_TASK_RETENTION)")
 	level := fs.String("log-level", env("GATEHOUSE_LOG_LEVEL", "info"), "debug, info, warn, error")
 	format := fs.String("log-format", env("GATEHOUSE_LOG_FORMAT", "json"), "json (ECS) or console")
 	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *retention <= 0 {
+		fmt.Fprintln(stderr, "gatehouse-adapter-deployments: --task-retention must be positive")
 		return 2
 	}
 	fail := func(err error) int {
@@ -88,15 +103,21 @@ func Main(version string, args []string, stdout, stderr io.Writer) int {
 	log.Info().Str("event.action", "start").Str("url.full", "http://"+l.Addr().String()+kit.Path).
 		Str("gatehouse.temporal.address", *address).Str("gatehouse.temporal.namespace", *namespace).
 		Str("gatehouse.temporal.task_queue", *queue).Msg("deployments adapter listening")
-	if err := serve(ctx, l, Handler(s), 20*time.Second); err != nil {
+	// Waiting tasks/result calls end at shutdown (the client asks again, another replica
+	// answers): draining must not wait for deployments.
+	stopTasks := make(chan struct{})
+	h := HandlerWith(s, TaskOptions{Log: log.With().Str("gatehouse.server", ServerName).Logger(), Retention: *retention, Stop: stopTasks})
+	if err := serve(ctx, l, h, 20*time.Second, func() { close(stopTasks) }); err != nil {
 		return fail(err)
 	}
 	return 0
 }
 
-// serve serves h on l until ctx ends, then drains in-flight calls for up to grace.
-func serve(ctx context.Context, l net.Listener, h http.Handler, grace time.Duration) error {
+// serve serves h on l until ctx ends, then drains in-flight calls for up to grace; onShutdown
+// runs when draining starts.
+func serve(ctx context.Context, l net.Listener, h http.Handler, grace time.Duration, onShutdown func()) error {
 	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	hs.RegisterOnShutdown(onShutdown)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(l) }()
 	select {

@@ -70,6 +70,10 @@ func (r *recorder) Cancel(context.Context, string, deploy.Cancellation) (deploy.
 	return deploy.Status{}, fmt.Errorf("not in this test")
 }
 
+func (r *recorder) Result(context.Context, string) (deploy.Status, error) {
+	return deploy.Status{}, fmt.Errorf("not in this test")
+}
+
 // miniEdge decides calls to the deployments server with the reference policy.
 type miniEdge struct {
 	query   rego.PreparedEvalQuery

@@ -21,6 +21,8 @@ type Client interface {
 	Approve(ctx context.Context, id string, d deploy.Decision) (deploy.Status, error)
 	Reject(ctx context.Context, id string, d deploy.Decision) (deploy.Status, error)
 	Cancel(ctx context.Context, id string, cn deploy.Cancellation) (deploy.Status, error)
+	// Result waits until the deployment ends (MCP tasks/result).
+	Result(ctx context.Context, id string) (deploy.Status, error)
 }
 
 var _ Client = (*deploy.Client)(nil)
@@ -42,8 +44,12 @@ var (
 )
 
 // Register adds the deployments tools to s. c may be nil when only the declarations are
-// needed (the catalog); the handlers are then never called. Serve the server with Handler.
+// needed (the catalog); the handlers are then never called. Serve the server with Handler,
+// which also answers MCP tasks with c.
 func Register(s *kit.Server, c Client) {
+	if c != nil {
+		taskClients.Store(s, c)
+	}
 	kit.Add(s, kit.Tool[startArgs, startResult]{
 		Name: "start_deployment", Title: "Start a template deployment", Action: kit.Execute, Annotations: starts,
 		Description: "Deploy a committed Catalyst Center template version to devices through a change request, as a durable " +
@@ -52,7 +58,8 @@ func Register(s *kit.Server, c Client) {
 			"(the result says so and why), waits for the change window, deploys, verifies device health, and closes the " +
 			"change; a failed deployment deploys the rollback template when you name one. You are the requester: you " +
 			"cannot approve your own deployment. Give request_key to make a retried call return the deployment the first " +
-			"call started instead of starting another.",
+			"call started instead of starting another. Clients with MCP tasks may call it as a task: the task id is the " +
+			"workflow id, and the task's result is this tool's result for the deployment's end.",
 		Handle: func(ctx context.Context, a startArgs) (startResult, error) {
 			who, err := callerOf(ctx)
 			if err != nil {

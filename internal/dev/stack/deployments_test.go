@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mark3labs/mcp-go/client"
+	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/rs/zerolog"
 
 	"github.com/gatehouse-mcp/gatehouse/adapters/catalystcenter"
@@ -23,6 +25,13 @@ import (
 // (carl); nina cannot approve her own; carl approves with MFA; the workflow opens the
 // ServiceNow change, deploys through Catalyst Center and completes. The copy of the policy
 // asks one approver for core devices instead of two (there is one demo approver).
+//
+// Then the same as an MCP task (2025-11-25): a task-augmented start_deployment whose task id
+// is the workflow id; tasks/get by nina (input_required), by carl (he approves it) and by sam
+// (no role on deployments: refused by the policy); tasks/cancel by nina, refused by the
+// reference policy (tasks/cancel needs "write" on the server, which network engineers do not
+// have: they cancel with cancel_deployment, a tool grant); carl approves; tasks/result
+// returns the final result.
 func TestDeploymentThroughTheEdge(t *testing.T) {
 	bin := devserver.Bin(t)
 	dir := testkit.CopyPolicies(t)
@@ -123,4 +132,77 @@ func TestDeploymentThroughTheEdge(t *testing.T) {
 	structured(t, carl, "approve_deployment", map[string]any{"workflow_id": started.WorkflowID, "request_hash": started.RequestHash,
 		"comment": "core NTP, approved"}, nil)
 	wait(deploy.StateCompleted)
+
+	// As a task.
+	ninaTok, err := s.Token("nina")
+	if err != nil {
+		t.Fatal(err)
+	}
+	call, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": "task-1", "method": "tools/call", "params": map[string]any{
+		"name": "start_deployment", "task": map[string]any{"ttl": 60000}, "arguments": map[string]any{
+			"template_id": template, "template_version": 2, "device_ids": []string{devs.Devices[0].ID},
+			"parameters":    map[string]any{"ntp_primary": "10.0.0.3", "ntp_secondary": "10.0.0.2", "timezone": "UTC"},
+			"change_window": map[string]any{"start": now.Add(-time.Minute).Format(time.RFC3339), "end": now.Add(2 * time.Hour).Format(time.RFC3339)},
+			"summary":       "NTP servers for the core, as a task"}}})
+	resp, body := post(t, s.ServerURL("deployments"), map[string]string{"Authorization": "Bearer " + ninaTok,
+		"MCP-Protocol-Version": "2025-11-25"}, string(call))
+	var created struct {
+		Result struct {
+			Task mcp.Task `json:"task"`
+		} `json:"result"`
+	}
+	if err := json.Unmarshal(body, &created); err != nil || resp.StatusCode != 200 || deploy.CheckID(created.Result.Task.TaskId) != nil {
+		t.Fatalf("task-augmented start: %d %s", resp.StatusCode, body)
+	}
+	taskID := created.Result.Task.TaskId
+	ninaTasks := connectTo(t, s, "deployments", "nina", "2025-11-25")
+	getTask := func(c *client.Client) (*mcp.GetTaskResult, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		return c.GetTask(ctx, mcp.GetTaskRequest{Params: mcp.GetTaskParams{TaskId: taskID}})
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		got, err := getTask(ninaTasks)
+		if err != nil {
+			t.Fatalf("tasks/get by nina: %v", err)
+		}
+		if got.Status == mcp.TaskStatusInputRequired {
+			break
+		}
+		if time.Now().After(deadline) || got.Status.IsTerminal() {
+			t.Fatalf("task %s is %s, want input_required: %s", taskID, got.Status, got.StatusMessage)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	carlTasks := connectTo(t, s, "deployments", "carl", "2025-11-25")
+	if got, err := getTask(carlTasks); err != nil || got.Status != mcp.TaskStatusInputRequired || !strings.Contains(got.StatusMessage, "approve_deployment") {
+		t.Fatalf("tasks/get by carl: %+v %v", got, err)
+	}
+	samTok, _ := s.Token("sam")
+	resp, body = post(t, s.ServerURL("deployments"), map[string]string{"Authorization": "Bearer " + samTok, "MCP-Protocol-Version": "2025-11-25"},
+		`{"jsonrpc":"2.0","id":"sam-1","method":"tasks/get","params":{"taskId":"`+taskID+`"}}`)
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"code":-32003`) ||
+		!strings.Contains(string(body), `tasks/get \"\" on server \"deployments\" needs \"read\" access`) {
+		t.Fatalf("tasks/get by sam: %d %s", resp.StatusCode, body)
+	}
+	ctx, cancelCalls := context.WithTimeout(context.Background(), time.Minute)
+	defer cancelCalls()
+	if _, err := ninaTasks.CancelTask(ctx, mcp.CancelTaskRequest{Params: mcp.CancelTaskParams{TaskId: taskID}}); err == nil ||
+		!strings.Contains(err.Error(), `tasks/cancel "" on server "deployments" needs "write" access`) {
+		t.Fatalf("tasks/cancel by nina: %v (the reference policy gives network engineers no write on deployments)", err)
+	}
+	var view struct {
+		RequestHash string `json:"request_hash"`
+	}
+	structured(t, nina, "get_deployment", map[string]any{"workflow_id": taskID}, &view)
+	structured(t, carl, "approve_deployment", map[string]any{"workflow_id": taskID, "request_hash": view.RequestHash,
+		"comment": "core NTP as a task, approved"}, nil)
+	res, err := ninaTasks.TaskResult(ctx, mcp.TaskResultRequest{Params: mcp.TaskResultParams{TaskId: taskID}})
+	if b, _ := json.Marshal(res); err != nil || res.IsError || !strings.Contains(string(b), `"state":"completed"`) {
+		t.Fatalf("tasks/result: %s %v", b, err)
+	}
+	if got, err := getTask(ninaTasks); err != nil || got.Status != mcp.TaskStatusCompleted {
+		t.Fatalf("tasks/get after the end: %+v %v", got, err)
+	}
 }
