@@ -63,6 +63,10 @@ const (
 	createdWithin = 10 * time.Second
 )
 
+// TaskTools are the tools that can be called as MCP tasks: the listing marks them on the
+// revisions that have tasks, and the REST bridge's document is generated from this.
+func TaskTools() []string { return []string{startTool} }
+
 // keepAliveEvery spaces the SSE comments a waiting tasks/result sends, well inside the
 // edge's stream idle timeout (5 minutes in gatehouse.yaml). A variable for tests.
 var keepAliveEvery = 30 * time.Second

@@ -6,6 +6,7 @@
 //
 //	POST /api/v1/mcp/{server}/tools/{tool}   {"arguments": {...}} → {"status": "success", "result": …, "server", "tool"}
 //	GET  /api/v1/mcp/{server}/tools          the tools the edge named in x-gatehouse-tools, with their schemas
+//	GET, DELETE /api/v1/mcp/{server}/tasks/{id}  a long-running call's task: status and result, or cancel (tasks.go)
 //	GET  /api/v1/openapi.json                the OpenAPI 3.1 document (openapi.json, generated)
 package restbridge
 
@@ -195,16 +196,22 @@ func (b *Bridge) serveREST(w http.ResponseWriter, r *http.Request, path string) 
 	start := time.Now()
 	id := identityOf(r)
 	server, tool, ok := contract.ParseRESTPath(path)
-	kind := "call"
+	kind, taskID := "call", ""
 	if ok && tool == "" {
 		kind = "list"
+	}
+	if !ok {
+		if server, taskID, ok = contract.ParseRESTTaskPath(path); ok {
+			kind = "task"
+		}
 	}
 	var resp *response
 	replayed := false
 	switch {
 	case !ok:
 		resp = problemResponse(&problem{status: http.StatusNotFound,
-			detail: fmt.Sprintf("%s is not a REST bridge path: POST %s<server>/tools/<tool> or GET %s<server>/tools", path, contract.RESTPrefix, contract.RESTPrefix)},
+			detail: fmt.Sprintf("%s is not a REST bridge path: POST %s<server>/tools/<tool>, GET %s<server>/tools, or GET or DELETE %s<server>/tasks/<task id>",
+				path, contract.RESTPrefix, contract.RESTPrefix, contract.RESTPrefix)},
 			id.decisionID, "", "")
 	case b.upstreams[server] == nil:
 		resp = problemResponse(&problem{status: http.StatusNotFound,
@@ -212,6 +219,8 @@ func (b *Bridge) serveREST(w http.ResponseWriter, r *http.Request, path string) 
 			id.decisionID, server, tool)
 	case kind == "list":
 		resp = b.list(r, b.upstreams[server], id)
+	case kind == "task":
+		resp = b.task(r, b.upstreams[server], taskID, id)
 	case tool == "." || tool == ".." || !toolName.MatchString(tool):
 		resp = problemResponse(&problem{status: http.StatusNotFound, detail: fmt.Sprintf("%q is not a tool name", tool)}, id.decisionID, server, tool)
 	default:
@@ -371,9 +380,10 @@ func (b *Bridge) call(r *http.Request, up *upstream, tool string, id identity) (
 	}
 	ctx, cancel := context.WithTimeout(ctx, b.opts.CallTimeout)
 	defer cancel()
-	res, err := up.callTool(ctx, tool, msg.Arguments, id)
 	var answered bool
-	if err != nil {
+	if b.published.tools[up.server][tool].task {
+		resp, answered = b.callAsTask(ctx, up, tool, msg.Arguments, id)
+	} else if res, err := up.callTool(ctx, tool, msg.Arguments, id); err != nil {
 		resp, answered = b.failure(up.server, tool, id.decisionID, err)
 	} else {
 		resp, answered = b.result(up.server, tool, res, id.decisionID), true

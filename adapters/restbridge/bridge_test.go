@@ -187,11 +187,14 @@ func problem(t *testing.T, a answer, status int, decisionID, want string) answer
 	return a
 }
 
-// security 88: the adapter gets the edge's identity headers and nothing else of the caller's.
+// security 88: the adapter gets the headers the edge set (identity and the policy's headers
+// for the adapter) and nothing else of the caller's.
 func TestCallTool(t *testing.T) {
 	rc := &recorder{}
 	srv := newBridge(t, restbridge.Options{Upstreams: adapters(t, rc)})
 	h := edge("sam", "dec-1")
+	h["X-Gatehouse-Roles"] = "service-desk"
+	h[contract.HeaderTools] = "list_devices"
 	h["X-Other"] = "must not reach the adapter"
 	h["Cookie"] = "a=b"
 	a := do(t, "POST", srv.URL+contract.RESTPath("catalyst-center", "list_devices"), h, `{"arguments": {"role": "CORE"}}`)
@@ -208,7 +211,7 @@ func TestCallTool(t *testing.T) {
 			t.Fatalf("the arguments did not reach the tool: %v", d)
 		}
 	}
-	// The adapter got the call with the edge's identity headers and nothing else of the caller's.
+	// The adapter got the call with the edge's headers and nothing else of the caller's.
 	var call *hit
 	for _, x := range rc.all() {
 		if x.method == "tools/call" {
@@ -219,7 +222,7 @@ func TestCallTool(t *testing.T) {
 		t.Fatalf("no tools/call reached the adapter: %+v", rc.all())
 	}
 	for k, want := range map[string]string{contract.HeaderSubject: "sam", contract.HeaderEmail: "sam@example.com", contract.HeaderDecisionID: "dec-1",
-		"X-Other": "", "Cookie": "", "Authorization": ""} {
+		"X-Gatehouse-Roles": "service-desk", contract.HeaderTools: "", "X-Other": "", "Cookie": "", "Authorization": ""} {
 		if got := call.header.Get(k); got != want {
 			t.Errorf("the adapter got %s %q, want %q", k, got, want)
 		}

@@ -33,6 +33,7 @@ const (
 	extTool   = "x-gatehouse-tool"
 	extAction = "x-gatehouse-action"
 	extDigest = "x-gatehouse-digest"
+	extTask   = "x-gatehouse-task"
 )
 
 // GenerateOpenAPI renders the REST bridge's OpenAPI 3.1 document from the pinned catalog
@@ -88,12 +89,17 @@ func GenerateOpenAPI(catalogJSON []byte, tools map[string][]mcp.Tool) ([]byte, e
 		}
 		tags = append(tags, map[string]any{"name": server, "description": "The tools of the MCP server " + server})
 		paths[contract.RESTToolsPath(server)] = map[string]any{"get": listOperation(server)}
+		tasks := false
 		for name, entry := range tools {
 			d, ok := defs[server][name]
 			if !ok {
 				d = toolDef{Name: name}
 			}
 			paths[contract.RESTPath(server, name)] = map[string]any{"post": callOperation(server, name, entry, d)}
+			tasks = tasks || d.task()
+		}
+		if tasks {
+			paths[contract.RESTTaskPath(server, "{taskId}")] = taskOperations(server)
 		}
 	}
 	tags = append(tags, map[string]any{"name": "meta", "description": "About this API"})
@@ -160,6 +166,9 @@ type toolDef struct {
 	InputSchema  json.RawMessage `json:"inputSchema,omitempty"`
 	OutputSchema json.RawMessage `json:"outputSchema,omitempty"`
 	Annotations  json.RawMessage `json:"annotations,omitempty"`
+	Execution    *struct {
+		TaskSupport string `json:"taskSupport"`
+	} `json:"execution,omitempty"`
 	// raw is the whole definition, for its pin (catalog.Digest).
 	raw json.RawMessage
 }
@@ -178,6 +187,12 @@ func parseToolDef(raw []byte) (toolDef, error) {
 		d.Title = a.Title
 	}
 	return d, nil
+}
+
+// task reports a tool that can run as an MCP task: the bridge calls it as one.
+func (d toolDef) task() bool {
+	return d.Execution != nil && (d.Execution.TaskSupport == string(mcp.TaskSupportOptional) ||
+		d.Execution.TaskSupport == string(mcp.TaskSupportRequired))
 }
 
 func (d toolDef) requiredArguments() bool {
@@ -264,6 +279,31 @@ func callOperation(server, tool string, entry catalog.Tool, d toolDef) map[strin
 	if entry.Digest != "" {
 		op[extDigest] = entry.Digest
 	}
+	if d.task() {
+		op[extTask] = true
+		op["description"] = desc + " Long-running: it runs as a task. The answer is `202 Accepted` with `Location`, the task's " +
+			"path: GET it for the task's status (and, once it ended, the tool's result), DELETE it to cancel."
+		h := successHeaders(entry.Action != catalog.ActionRead)
+		h["Location"] = map[string]any{"description": "The task's path, " + contract.RESTTaskPath(server, "{taskId}"),
+			"schema": map[string]any{"type": "string"}}
+		h["Retry-After"] = map[string]any{"description": "Seconds to wait before the first poll",
+			"schema": map[string]any{"type": "integer", "minimum": 1}}
+		op["responses"].(map[string]any)["202"] = map[string]any{
+			"description": "The tool started as a task",
+			"headers":     h,
+			"content": map[string]any{contentJSON: map[string]any{"schema": map[string]any{
+				"type":                 "object",
+				"additionalProperties": false,
+				"required":             []string{"status", "task", "server", "tool"},
+				"properties": map[string]any{
+					"status": map[string]any{"const": "accepted"},
+					"task":   map[string]any{"$ref": "#/components/schemas/Task"},
+					"server": map[string]any{"const": server},
+					"tool":   map[string]any{"const": tool},
+				},
+			}}},
+		}
+	}
 	if entry.Action != catalog.ActionRead {
 		op["parameters"] = []any{map[string]any{"$ref": "#/components/parameters/IdempotencyKey"}}
 		op["responses"].(map[string]any)["409"] = ref("Conflict")
@@ -280,6 +320,63 @@ func successHeaders(idempotent bool) map[string]any {
 		}
 	}
 	return h
+}
+
+// taskOperations are GET and DELETE of a server's task path.
+func taskOperations(server string) map[string]any {
+	view := func(desc string, result bool) map[string]any {
+		props := map[string]any{
+			"status": map[string]any{"$ref": "#/components/schemas/TaskStatus"},
+			"task":   map[string]any{"$ref": "#/components/schemas/Task"},
+			"server": map[string]any{"const": server},
+		}
+		if result {
+			props["result"] = map[string]any{"description": "Once the task ended: the tool's structured result (or its text)"}
+		}
+		h := successHeaders(false)
+		h["Retry-After"] = map[string]any{"description": "While the task runs: seconds to wait before polling again",
+			"schema": map[string]any{"type": "integer", "minimum": 1}}
+		return map[string]any{
+			"description": desc,
+			"headers":     h,
+			"content": map[string]any{contentJSON: map[string]any{"schema": map[string]any{
+				"type": "object", "additionalProperties": false, "required": []string{"status", "task", "server"}, "properties": props,
+			}}},
+		}
+	}
+	common := func() map[string]any {
+		return map[string]any{"401": ref("Unauthorized"), "403": ref("Forbidden"), "404": ref("NotFound"),
+			"405": ref("MethodNotAllowed"), "502": ref("BadGateway"), "503": ref("ServiceUnavailable")}
+	}
+	get := common()
+	get["200"] = view("The task's status; once it ended, also the tool's result", true)
+	get["400"] = ref("BadRequest")
+	del := common()
+	del["200"] = view("The cancellation was accepted: the task is cancelled", false)
+	del["409"] = ref("Conflict")
+	return map[string]any{
+		"parameters": []any{map[string]any{"name": "taskId", "in": "path", "required": true,
+			"description": "The task id (from the Location of the call that started it)",
+			"schema":      map[string]any{"type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,256}$"}}},
+		"get": map[string]any{
+			"operationId": server + ".tasks.get",
+			"summary":     "A task's status and result",
+			"description": "Decided by the edge as the MCP `tasks/get` with the same token (read access to " + server + "). " +
+				"Only the caller's own tasks (and, for deployments, those awaiting their approval) are found.",
+			"tags":      []string{server},
+			extServer:   server,
+			"responses": get,
+		},
+		"delete": map[string]any{
+			"operationId": server + ".tasks.cancel",
+			"summary":     "Cancel a task",
+			"description": "Decided by the edge as the MCP `tasks/cancel` with the same token (write access to " + server + "). " +
+				"A task that already ended, or one the caller may read but not cancel, is refused with 409.",
+			"tags":      []string{server},
+			extServer:   server,
+			"responses": del,
+		},
+	}
 }
 
 func listOperation(server string) map[string]any {
@@ -341,8 +438,8 @@ func components() map[string]any {
 			}}),
 			"Forbidden":            problemResp("The policy denied the call (`reasons` says why), or the token lacks a required scope", nil),
 			"NotFound":             problemResp("No such server or tool behind the bridge", nil),
-			"MethodNotAllowed":     problemResp("Tools are called with POST and listed with GET", map[string]any{"Allow": map[string]any{"schema": map[string]any{"type": "string"}}}),
-			"Conflict":             problemResp("The first call with this Idempotency-Key has not finished yet", retryAfter),
+			"MethodNotAllowed":     problemResp("Tools are called with POST and listed with GET; tasks take GET and DELETE", map[string]any{"Allow": map[string]any{"schema": map[string]any{"type": "string"}}}),
+			"Conflict":             problemResp("The first call with this Idempotency-Key has not finished yet, or a task cannot be cancelled (it ended, or it is not the caller's to cancel)", retryAfter),
 			"PayloadTooLarge":      problemResp("The body is over the edge's limit", nil),
 			"UnsupportedMediaType": problemResp("The body is not `application/json`", nil),
 			"ToolError": problemResp("The tool ran and reported an error (its message is the `detail`), "+
@@ -375,6 +472,21 @@ func components() map[string]any {
 							},
 						},
 					},
+				},
+			},
+			"TaskStatus": map[string]any{"enum": []string{"working", "input_required", "completed", "failed", "cancelled"}},
+			"Task": map[string]any{
+				"type":        "object",
+				"description": "An MCP task (2025-11-25), as the server answers it",
+				"required":    []string{"taskId", "status"},
+				"properties": map[string]any{
+					"taskId":        map[string]any{"type": "string"},
+					"status":        map[string]any{"$ref": "#/components/schemas/TaskStatus"},
+					"statusMessage": map[string]any{"type": "string"},
+					"createdAt":     map[string]any{"type": "string", "format": "date-time"},
+					"lastUpdatedAt": map[string]any{"type": "string", "format": "date-time"},
+					"ttl":           map[string]any{"type": []string{"integer", "null"}, "description": "Milliseconds the task is kept after it was created"},
+					"pollInterval":  map[string]any{"type": "integer", "description": "Suggested milliseconds between polls"},
 				},
 			},
 			"ToolList": map[string]any{
@@ -413,6 +525,7 @@ type published struct {
 type publishedTool struct {
 	action string
 	digest string
+	task   bool // called as an MCP task: 202 and a task path to poll
 }
 
 func loadDocument(raw []byte) (*published, error) {
@@ -434,10 +547,11 @@ func loadDocument(raw []byte) (*published, error) {
 		}
 		action, _ := op[extAction].(string)
 		digest, _ := op[extDigest].(string)
+		task, _ := op[extTask].(bool)
 		if p.tools[server] == nil {
 			p.tools[server] = map[string]publishedTool{}
 		}
-		p.tools[server][tool] = publishedTool{action: action, digest: digest}
+		p.tools[server][tool] = publishedTool{action: action, digest: digest, task: task}
 	}
 	return p, nil
 }
@@ -452,7 +566,7 @@ func (p *published) forServers(servers map[string]bool) ([]byte, error) {
 	paths := map[string]any{}
 	all, _ := p.doc["paths"].(map[string]any)
 	for path, item := range all {
-		if server, _, ok := contract.ParseRESTPath(path); ok && !servers[server] {
+		if server, ok := pathServer(path); ok && !servers[server] {
 			continue
 		}
 		paths[path] = item
@@ -469,6 +583,17 @@ func (p *published) forServers(servers map[string]bool) ([]byte, error) {
 	}
 	doc["tags"] = tags
 	return encodeDocument(doc)
+}
+
+// pathServer is the server of a document path under the REST prefix (a tool, the tool list,
+// or the task path template).
+func pathServer(path string) (string, bool) {
+	rest, ok := strings.CutPrefix(path, contract.RESTPrefix)
+	if !ok {
+		return "", false
+	}
+	server, _, _ := strings.Cut(rest, "/")
+	return server, server != ""
 }
 
 // serveDocument answers GET and HEAD of the OpenAPI document.

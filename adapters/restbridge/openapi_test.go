@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/pb33f/libopenapi"
 	validator "github.com/pb33f/libopenapi-validator"
 	vErrors "github.com/pb33f/libopenapi-validator/errors"
@@ -29,9 +28,9 @@ func TestOpenAPIIsCurrent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	decls := map[string][]mcp.Tool{}
-	for _, s := range registry.Declarations() {
-		decls[s.Name()] = s.Definitions()
+	decls, err := registry.Definitions()
+	if err != nil {
+		t.Fatal(err)
 	}
 	got, err := restbridge.GenerateOpenAPI(cat, decls)
 	if err != nil {

@@ -39,33 +39,34 @@ const (
 	toolsTTL = 30 * time.Second
 )
 
-// identity is what the edge asserted about the caller; the only caller data the bridge
-// passes on to an adapter.
+// identity is what the edge asserted about the caller and decided for the call: the
+// x-gatehouse-* headers it set (it removes every client-sent one), the only caller data the
+// bridge passes on to an adapter. Besides the subject, email and decision id these are the
+// policy's headers for the adapter (roles, a deployment's approval requirement, …), which an
+// adapter such as the deployments server needs as much over REST as over MCP. The REST tool
+// listing's x-gatehouse-tools is the bridge's own and is not passed on.
 type identity struct {
 	subject, email, decisionID string
+	edge                       http.Header
 }
 
 func identityOf(r *http.Request) identity {
-	return identity{
+	id := identity{
 		subject:    r.Header.Get(contract.HeaderSubject),
 		email:      r.Header.Get(contract.HeaderEmail),
 		decisionID: r.Header.Get(contract.HeaderDecisionID),
+		edge:       http.Header{},
 	}
+	for k, vs := range r.Header {
+		lk := strings.ToLower(k)
+		if strings.HasPrefix(lk, contract.HeaderPrefix) && lk != contract.HeaderTools {
+			id.edge[k] = vs
+		}
+	}
+	return id
 }
 
-func (id identity) header() http.Header {
-	h := http.Header{}
-	if id.subject != "" {
-		h.Set(contract.HeaderSubject, id.subject)
-	}
-	if id.email != "" {
-		h.Set(contract.HeaderEmail, id.email)
-	}
-	if id.decisionID != "" {
-		h.Set(contract.HeaderDecisionID, id.decisionID)
-	}
-	return h
-}
+func (id identity) header() http.Header { return id.edge.Clone() }
 
 // upstream is one adapter: an MCP client (mcp-go, streamable HTTP) initialized once and
 // shared by every call, replaced after a transport failure, and the adapter's tool list.
@@ -178,6 +179,30 @@ func (u *upstream) callTool(ctx context.Context, tool string, args map[string]an
 	return res, err
 }
 
+// send sends one JSON-RPC request with the caller's identity headers through the shared
+// client's transport and returns its result: for what mcp-go's client has no call for (a
+// task-augmented tools/call answers a CreateTaskResult, which its CallTool would read as an
+// empty tool result) and for raw results. A JSON-RPC error is returned as mcp-go's error.
+func (u *upstream) send(ctx context.Context, method string, params any, id identity) (json.RawMessage, error) {
+	c, err := u.client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// Ids apart from the client's own.
+	req := transport.JSONRPCRequest{JSONRPC: mcp.JSONRPC_VERSION, ID: mcp.NewRequestId(1<<40 + u.ids.Add(1)),
+		Method: method, Params: params, Header: id.header()}
+	resp, err := c.GetTransport().SendRequest(ctx, req)
+	if err != nil {
+		err = transport.NewError(err)
+		u.failed(c, err)
+		return nil, err
+	}
+	if resp.Error != nil {
+		return nil, resp.Error.AsError()
+	}
+	return resp.Result, nil
+}
+
 // listTools returns the adapter's tool definitions by name, exactly as its tools/list serves
 // them (the raw JSON, as the edge's response side sees and pins them: mcp-go's parsed Tool
 // would drop members such as an empty "required"), reused for toolsTTL (an adapter's tools
@@ -187,10 +212,6 @@ func (u *upstream) listTools(ctx context.Context, id identity) (map[string]toolD
 	defer u.toolsMu.Unlock()
 	if u.tools != nil && u.now().Sub(u.toolsAt) < toolsTTL {
 		return u.tools, nil
-	}
-	c, err := u.client(ctx)
-	if err != nil {
-		return nil, err
 	}
 	tools := map[string]toolDef{}
 	cursor := ""
@@ -202,23 +223,15 @@ func (u *upstream) listTools(ctx context.Context, id identity) (map[string]toolD
 		if cursor != "" {
 			params["cursor"] = cursor
 		}
-		// Ids apart from the client's own.
-		req := transport.JSONRPCRequest{JSONRPC: mcp.JSONRPC_VERSION, ID: mcp.NewRequestId(1<<40 + u.ids.Add(1)),
-			Method: string(mcp.MethodToolsList), Params: params, Header: id.header()}
-		resp, err := c.GetTransport().SendRequest(ctx, req)
+		result, err := u.send(ctx, string(mcp.MethodToolsList), params, id)
 		if err != nil {
-			err = transport.NewError(err)
-			u.failed(c, err)
 			return nil, err
-		}
-		if resp.Error != nil {
-			return nil, resp.Error.AsError()
 		}
 		var res struct {
 			Tools      []json.RawMessage `json:"tools"`
 			NextCursor string            `json:"nextCursor"`
 		}
-		if err := json.Unmarshal(resp.Result, &res); err != nil {
+		if err := json.Unmarshal(result, &res); err != nil {
 			return nil, transport.NewError(fmt.Errorf("tools/list of %s: %w", u.server, err))
 		}
 		for _, raw := range res.Tools {

@@ -32,6 +32,39 @@ func RESTPath(server, tool string) string { return RESTPrefix + server + "/tools
 // RESTToolsPath is the REST bridge path listing a server's tools.
 func RESTToolsPath(server string) string { return RESTPrefix + server + "/tools" }
 
+// RESTTaskPath is the REST bridge path of one MCP task of a server: GET polls it (tasks/get,
+// with the result once it ended), DELETE cancels it (tasks/cancel). A call of a tool that runs
+// as a task answers 202 with this path as its Location.
+func RESTTaskPath(server, taskID string) string { return RESTPrefix + server + "/tasks/" + taskID }
+
+// ParseRESTTaskPath reads /api/v1/mcp/<server>/tasks/<task id>. ok is false for any other
+// shape and for a task id that is empty, over 256 characters, or holds anything but ASCII
+// letters, digits and "-_.:" (no escaping, so edge and bridge read the same id).
+func ParseRESTTaskPath(path string) (server, taskID string, ok bool) {
+	rest, found := strings.CutPrefix(path, RESTPrefix)
+	if !found {
+		return "", "", false
+	}
+	server, taskID, found = strings.Cut(rest, "/tasks/")
+	if !found || server == "" || strings.ContainsAny(server, "/%") || !taskIDChars(taskID) {
+		return "", "", false
+	}
+	return server, taskID, true
+}
+
+func taskIDChars(id string) bool {
+	if id == "" || len(id) > 256 || id == "." || id == ".." {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
+			return false
+		}
+	}
+	return true
+}
+
 // RESTOpenAPIPath is where the REST bridge serves its OpenAPI document.
 const RESTOpenAPIPath = "/api/v1/openapi.json"
 

@@ -1,6 +1,7 @@
 package contract_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/contract"
@@ -52,6 +53,35 @@ func TestParseRESTPath(t *testing.T) {
 		if s != c.server || tool != c.tool || ok != (c.server != "") {
 			t.Errorf("ParseRESTPath(%q) = %q, %q, %v", c.in, s, tool, ok)
 		}
+	}
+}
+
+func TestParseRESTTaskPath(t *testing.T) {
+	for _, c := range []struct {
+		in           string
+		server, task string
+	}{
+		{"/api/v1/mcp/deployments/tasks/deploy-0123456789abcdef-0123456789ab", "deployments", "deploy-0123456789abcdef-0123456789ab"},
+		{contract.RESTTaskPath("deployments", "a:b_c.d"), "deployments", "a:b_c.d"},
+		{"/api/v1/mcp/deployments/tasks/", "", ""},
+		{"/api/v1/mcp/deployments/tasks", "", ""},
+		{"/api/v1/mcp//tasks/x", "", ""},
+		{"/api/v1/mcp/a/b/tasks/x", "", ""},
+		{"/api/v1/mcp/a/tasks/x/y", "", ""},
+		{"/api/v1/mcp/a/tasks/x%2Fy", "", ""},
+		{"/api/v1/mcp/a/tasks/..", "", ""},
+		{"/api/v1/mcp/a/tasks/x?y=1", "", ""},
+		{"/api/v1/mcp/a/tasks/" + strings.Repeat("x", 257), "", ""},
+		{"/api/v1/mcp/a/tools/x", "", ""},
+	} {
+		s, task, ok := contract.ParseRESTTaskPath(c.in)
+		if s != c.server || task != c.task || ok != (c.server != "") {
+			t.Errorf("ParseRESTTaskPath(%q) = %q, %q, %v", c.in, s, task, ok)
+		}
+	}
+	// A task path is never also a tool path, and the other way round.
+	if _, _, ok := contract.ParseRESTPath(contract.RESTTaskPath("deployments", "x")); ok {
+		t.Error("a task path parses as a tool path")
 	}
 }
 

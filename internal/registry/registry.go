@@ -3,6 +3,9 @@
 package registry
 
 import (
+	"slices"
+
+	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/rs/zerolog"
 
 	"github.com/gatehouse-mcp/gatehouse/adapters/catalystcenter"
@@ -27,4 +30,26 @@ func Declarations() []*kit.Server {
 	dp := kit.NewServer(kit.Options{Name: deployments.ServerName, Logger: zerolog.Nop()})
 	deployments.Register(dp, nil)
 	return []*kit.Server{cc, sn, gh, rk, dp}
+}
+
+// Definitions returns each adapter's tools as its tools/list serves them on MCP 2025-11-25,
+// by server: the kit's definitions, with the deployments server's task tools marked
+// (execution.taskSupport), which that server adds to its listings itself.
+func Definitions() (map[string][]mcp.Tool, error) {
+	out := map[string][]mcp.Tool{}
+	for _, s := range Declarations() {
+		if err := s.Err(); err != nil {
+			return nil, err
+		}
+		tools := s.Definitions()
+		if s.Name() == deployments.ServerName {
+			for i := range tools {
+				if slices.Contains(deployments.TaskTools(), tools[i].Name) {
+					tools[i].Execution = &mcp.ToolExecution{TaskSupport: mcp.TaskSupportOptional}
+				}
+			}
+		}
+		out[s.Name()] = tools
+	}
+	return out, nil
 }

@@ -32,6 +32,10 @@ import (
 // reference policy (tasks/cancel needs "write" on the server, which network engineers do not
 // have: they cancel with cancel_deployment, a tool grant); carl approves; tasks/result
 // returns the final result.
+//
+// And over REST: start_deployment answers 202 with the task's path; nina and carl may poll it,
+// sam may not (policy), nina may not cancel it (policy); once carl approves, the poll carries
+// the result; an admin's cancel of the ended task is a conflict.
 func TestDeploymentThroughTheEdge(t *testing.T) {
 	bin := devserver.Bin(t)
 	dir := testkit.CopyPolicies(t)
@@ -204,5 +208,72 @@ func TestDeploymentThroughTheEdge(t *testing.T) {
 	}
 	if got, err := getTask(ninaTasks); err != nil || got.Status != mcp.TaskStatusCompleted {
 		t.Fatalf("tasks/get after the end: %+v %v", got, err)
+	}
+
+	// Over REST: 202 with the task's path to poll; the same people may poll it as over MCP.
+	carlTok, _ := s.Token("carl")
+	adminTok, _ := s.Token("admin")
+	args := map[string]any{
+		"template_id": template, "template_version": 2, "device_ids": []string{devs.Devices[0].ID},
+		"parameters":    map[string]any{"ntp_primary": "10.0.0.4", "ntp_secondary": "10.0.0.2", "timezone": "UTC"},
+		"change_window": map[string]any{"start": now.Add(-time.Minute).Format(time.RFC3339), "end": now.Add(2 * time.Hour).Format(time.RFC3339)},
+		"summary":       "NTP servers for the core, over REST"}
+	a := callREST(t, s, ninaTok, "deployments", "start_deployment", args)
+	loc := a.header.Get("Location")
+	if a.status != 202 || a.body["status"] != "accepted" || !strings.HasPrefix(loc, "/api/v1/mcp/deployments/tasks/deploy-") ||
+		a.header.Get("Retry-After") == "" {
+		t.Fatalf("REST start: %d %v %s", a.status, a.header, a.raw)
+	}
+	poll := func(token string) restAnswer { return rest(t, "GET", s.EdgeURL+loc, token, nil, "", "") }
+	if p := poll(ninaTok); p.status != 200 || p.header.Get("Retry-After") == "" || (p.body["status"] != "working" && p.body["status"] != "input_required") {
+		t.Fatalf("nina polls: %d %v %s", p.status, p.header, p.raw)
+	}
+	if p := poll(samTok); p.status != 403 || !strings.Contains(p.raw, "tasks/get") {
+		t.Fatalf("sam polls: %d %s", p.status, p.raw)
+	}
+	if p := rest(t, "DELETE", s.EdgeURL+loc, ninaTok, nil, "", ""); p.status != 403 || !strings.Contains(p.raw, "tasks/cancel") {
+		t.Fatalf("nina cancels over REST (the reference policy gives her no write on deployments): %d %s", p.status, p.raw)
+	}
+	if p := rest(t, "GET", s.EdgeURL+"/api/v1/mcp/deployments/tasks/deploy-0123456789abcdef-0123456789ab", ninaTok, nil, "", ""); p.status != 404 {
+		t.Fatalf("an unknown task: %d %s", p.status, p.raw)
+	}
+	var restView struct {
+		WorkflowID  string `json:"workflow_id"`
+		RequestHash string `json:"request_hash"`
+		State       string `json:"state"`
+	}
+	for deadline := time.Now().Add(60 * time.Second); restView.State != string(deploy.StateAwaitingApproval); time.Sleep(200 * time.Millisecond) {
+		structured(t, nina, "get_deployment", map[string]any{"workflow_id": strings.TrimPrefix(loc, "/api/v1/mcp/deployments/tasks/")}, &restView)
+		if time.Now().After(deadline) {
+			t.Fatalf("REST deployment is %s", restView.State)
+		}
+	}
+	if p := poll(carlTok); p.status != 200 || p.body["status"] != "input_required" {
+		t.Fatalf("carl polls the deployment awaiting his approval: %d %s", p.status, p.raw)
+	}
+	if a := callREST(t, s, carlTok, "deployments", "approve_deployment", map[string]any{"workflow_id": restView.WorkflowID,
+		"request_hash": restView.RequestHash, "comment": "over REST, approved"}); a.status != 200 {
+		t.Fatalf("carl approves over REST: %d %s", a.status, a.raw)
+	}
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		p := poll(ninaTok)
+		if p.body["status"] == "completed" {
+			result, _ := p.body["result"].(map[string]any)
+			if p.status != 200 || result["state"] != "completed" || p.header.Get("Retry-After") != "" {
+				t.Fatalf("the ended task over REST: %d %v %s", p.status, p.header, p.raw)
+			}
+			break
+		}
+		if time.Now().After(deadline) || p.status != 200 {
+			t.Fatalf("polling over REST: %d %s", p.status, p.raw)
+		}
+	}
+	// An admin (the policy's "all" scope, write on every server) may poll and cancel any task;
+	// this one has ended, so cancelling it is a conflict.
+	if p := poll(adminTok); p.status != 200 {
+		t.Fatalf("admin polls: %d %s", p.status, p.raw)
+	}
+	if p := rest(t, "DELETE", s.EdgeURL+loc, adminTok, nil, "", ""); p.status != 409 || !strings.Contains(p.raw, "terminal") {
+		t.Fatalf("admin cancels an ended task: %d %s", p.status, p.raw)
 	}
 }

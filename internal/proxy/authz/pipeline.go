@@ -150,9 +150,12 @@ func (s *Server) scopeStage(r *request) *Verdict {
 func (s *Server) parseStage(r *request) *Verdict {
 	var msg *mcpmsg.Message
 	var err error
-	if r.via == viaREST {
+	switch {
+	case r.via == viaREST && r.task != "":
+		msg, err = mcpmsg.ParseRESTTask(r.method, r.task, r.body)
+	case r.via == viaREST:
 		msg, err = mcpmsg.ParseREST(r.method, r.headers["content-type"], r.tool, r.body)
-	} else {
+	default:
 		msg, err = mcpmsg.Parse(mcpmsg.HTTPRequest{Method: r.method, Header: r.header, Body: r.body})
 	}
 	if err != nil {
@@ -196,10 +199,14 @@ func (s *Server) route(r *request, ce map[string]string) bool {
 	named := ce[contract.ExtensionServer]
 	if strings.HasPrefix(r.path, contract.RESTPrefix) {
 		server, tool, ok := contract.ParseRESTPath(r.path)
+		task := ""
+		if !ok {
+			server, task, ok = contract.ParseRESTTaskPath(r.path)
+		}
 		if !ok || (named != "" && named != server) {
 			return false
 		}
-		r.via, r.server, r.tool = viaREST, server, tool
+		r.via, r.server, r.tool, r.task = viaREST, server, tool, task
 	} else {
 		if named == "" {
 			var ok bool

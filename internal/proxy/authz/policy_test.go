@@ -321,6 +321,46 @@ func TestRESTToolListing(t *testing.T) {
 	}
 }
 
+// security 30: a REST task path is decided as the same task request over MCP: GET as
+// tasks/get, DELETE as tasks/cancel; other methods, bodies and odd ids are refused.
+func TestRESTTaskPaths(t *testing.T) {
+	h := newHarness(t)
+	const id = "deploy-0123456789abcdef-0123456789ab"
+	allowed := map[bool]int{}
+	for _, groups := range [][]string{{"service-desk"}, {"network-engineers"}, {"developers"}, {"admin"}} {
+		for method, rpc := range map[string]string{"GET": "tasks/get", "DELETE": "tasks/cancel"} {
+			tok := h.token(cc, "u", groups, withMFA)
+			viaMCP := h.check(mcpPost(cc, tok, `{"jsonrpc":"2.0","id":1,"method":"`+rpc+`","params":{"taskId":"`+id+`"}}`,
+				"mcp-protocol-version", "2025-11-25"))
+			viaREST := h.check(envoyCheck(method, contract.RESTTaskPath(cc, id), "", map[string]string{"authorization": "Bearer " + tok}, ""))
+			if (viaMCP.GetOkResponse() != nil) != (viaREST.GetOkResponse() != nil) {
+				t.Errorf("%v %s: MCP %s allowed=%v, REST allowed=%v", groups, method, rpc, viaMCP.GetOkResponse() != nil, viaREST.GetOkResponse() != nil)
+			}
+			allowed[viaREST.GetOkResponse() != nil]++
+			if viaREST.GetOkResponse() == nil {
+				if d := denied(t, viaREST, 403); d.headers["content-type"] != "application/problem+json" || !strings.Contains(d.raw, rpc) {
+					t.Errorf("%v %s: REST denial %s", groups, method, d.raw)
+				}
+			}
+		}
+	}
+	if allowed[true] == 0 || allowed[false] == 0 {
+		t.Errorf("allowed/denied: %v, want both", allowed)
+	}
+	if !strings.Contains(h.logs.String(), `"gatehouse.method":"tasks/get"`) || !strings.Contains(h.logs.String(), `"gatehouse.method":"tasks/cancel"`) {
+		t.Error("no REST task decision logged as tasks/get")
+	}
+	tok := h.token(cc, "u", []string{"admin"}, withMFA)
+	d := denied(t, h.check(envoyCheck("POST", contract.RESTTaskPath(cc, id), "", map[string]string{"authorization": "Bearer " + tok,
+		"content-type": "application/json"}, "{}")), 405)
+	if d.headers["allow"] != "GET, DELETE" {
+		t.Errorf("405 without Allow: GET, DELETE: %v", d.headers)
+	}
+	denied(t, h.check(envoyCheck("GET", contract.RESTTaskPath(cc, id), "", map[string]string{"authorization": "Bearer " + tok}, "{}")), 400)
+	denied(t, h.check(envoyCheck("GET", "/api/v1/mcp/"+cc+"/tasks/a%2Fb", "", map[string]string{"authorization": "Bearer " + tok}, "")), 400)
+	denied(t, h.check(envoyCheck("GET", "/api/v1/mcp/"+cc+"/tasks/a~b", "", map[string]string{"authorization": "Bearer " + tok}, "")), 404)
+}
+
 func writePolicyFile(t *testing.T, dir, name, content string) {
 	t.Helper()
 	tmp := filepath.Join(dir, "."+name+".tmp")

@@ -114,6 +114,7 @@ type request struct {
 	server   string         // the server named by the route (or path)
 	srv      *config.Server // its config, looked up once; nil when unknown
 	tool     string         // tools/call and REST bridge: the tool named
+	task     string         // REST bridge task path: the task id named
 	identity *oidc.Identity
 	msg      *mcpmsg.Message
 	session  string // the upstream's session id, unwrapped from the client's

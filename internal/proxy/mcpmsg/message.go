@@ -609,6 +609,27 @@ func ParseREST(method, contentType, tool string, body []byte) (*Message, error) 
 		Body: map[string]any{"arguments": args}}, nil
 }
 
+// ParseRESTTask reads a request for a REST bridge task path (/api/v1/mcp/<server>/tasks/<id>)
+// as the MCP message it stands for: GET is tasks/get, DELETE is tasks/cancel. Neither takes a
+// body.
+func ParseRESTTask(method, taskID string, body []byte) (*Message, error) {
+	var m string
+	switch method {
+	case http.MethodGet:
+		m = "tasks/get"
+	case http.MethodDelete:
+		m = "tasks/cancel"
+	default:
+		e := fail(http.StatusMethodNotAllowed, CodeInvalidRequest, nil, "a task takes GET (its status and result) or DELETE (cancel it)")
+		e.Allow = "GET, DELETE"
+		return nil, e
+	}
+	if len(body) > 0 {
+		return nil, fail(http.StatusBadRequest, CodeInvalidRequest, nil, "a %s of a task carries no body", method)
+	}
+	return &Message{Kind: KindRequest, Method: m, TaskID: taskID, Params: map[string]any{"taskId": taskID}}, nil
+}
+
 // knownMethods are the client-to-server methods of the revisions Gatehouse supports. The
 // policy decides which are allowed; this list only bounds metric label values.
 var knownMethods = map[string]bool{

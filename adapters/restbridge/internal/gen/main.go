@@ -13,8 +13,6 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/mark3labs/mcp-go/mcp"
-
 	"github.com/gatehouse-mcp/gatehouse/adapters/restbridge"
 	"github.com/gatehouse-mcp/gatehouse/internal/registry"
 )
@@ -29,24 +27,12 @@ func main() {
 	}
 }
 
-// Declarations are the adapters' tools as their tools/list serves them, by server.
-func Declarations() (map[string][]mcp.Tool, error) {
-	out := map[string][]mcp.Tool{}
-	for _, s := range registry.Declarations() {
-		if err := s.Err(); err != nil {
-			return nil, err
-		}
-		out[s.Name()] = s.Definitions()
-	}
-	return out, nil
-}
-
 func run(catalogPath, write string) error {
 	raw, err := os.ReadFile(catalogPath)
 	if err != nil {
 		return fmt.Errorf("--catalog: %w", err)
 	}
-	decls, err := Declarations()
+	decls, err := registry.Definitions()
 	if err != nil {
 		return err
 	}
