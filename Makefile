@@ -50,6 +50,11 @@ $(TEMPORAL):
 .PHONY: temporal
 temporal: $(TEMPORAL)
 
+# Redis (Debian's redis-server) backs the REST bridge's shared idempotency store in its tests.
+# Without it that test skips and says why; .ci/run installs it and sets GATEHOUSE_REQUIRE_REDIS,
+# so in CI a missing server fails the test instead.
+REDIS := $(shell command -v redis-server 2>/dev/null)
+
 # tools/testreport prints each package's result, every failure, every skipped test with its
 # reason (tests that need Envoy or Vault say so), and ends with "N passed, N failed, N skipped".
 $(BIN)/testreport: $(wildcard tools/testreport/*.go)
@@ -58,6 +63,7 @@ $(BIN)/testreport: $(wildcard tools/testreport/*.go)
 
 gotest: $(DEX) $(NODE) $(TEMPORAL) $(BIN)/testreport
 	set -o pipefail; GATEHOUSE_DEX_BIN=$(DEX) GATEHOUSE_NODE_DIR=$(NPM_DIR) GATEHOUSE_TEMPORAL_BIN=$(TEMPORAL) \
+		GATEHOUSE_REDIS_BIN=$(REDIS) \
 		$(GO) test -json -race -count=1 ./... | $(BIN)/testreport
 
 # Benchmarks (not part of `make test`); numbers go to BENCHMARKS.md.

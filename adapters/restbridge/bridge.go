@@ -63,6 +63,10 @@ type Options struct {
 	IdempotencyTTL        time.Duration
 	IdempotencyMaxEntries int
 	IdempotencyMaxBytes   int
+	// IdempotencyRedis, a redis:// or rediss:// URL, keeps the first answers in Redis, shared
+	// by every replica; without it each replica keeps its own in memory (then bounded by
+	// IdempotencyMaxEntries and IdempotencyMaxBytes).
+	IdempotencyRedis string
 	// Now is the clock (tests).
 	Now func() time.Time
 	// Document replaces the embedded OpenAPI document (tests).
@@ -76,7 +80,7 @@ type Bridge struct {
 	upstreams map[string]*upstream
 	published *published
 	doc       []byte
-	idem      *idemStore
+	idem      idempotencyStore
 	metrics   *metrics
 	registry  *prometheus.Registry
 	mux       *http.ServeMux
@@ -132,7 +136,13 @@ func New(opts Options) (*Bridge, error) {
 	}
 	b := &Bridge{opts: opts, log: opts.Log.With().Str("gatehouse.server", "rest-bridge").Logger(),
 		upstreams: map[string]*upstream{}, published: pub, registry: reg, metrics: newMetrics(reg),
-		idem: newIdemStore(opts.IdempotencyTTL, opts.IdempotencyMaxEntries, opts.IdempotencyMaxBytes, opts.Now)}
+		idem: memStore{newIdemStore(opts.IdempotencyTTL, opts.IdempotencyMaxEntries, opts.IdempotencyMaxBytes, opts.Now)}}
+	if opts.IdempotencyRedis != "" {
+		// A claim outlives the longest call, so a slow first call is never run twice.
+		if b.idem, err = newRedisStore(opts.IdempotencyRedis, opts.IdempotencyTTL, opts.CallTimeout+time.Minute, opts.Now); err != nil {
+			return nil, err
+		}
+	}
 	served := map[string]bool{}
 	for name, base := range opts.Upstreams {
 		if err := checkUpstream(name, base); err != nil {
@@ -167,6 +177,7 @@ func (b *Bridge) Close() {
 	for _, u := range b.upstreams {
 		u.close()
 	}
+	_ = b.idem.close()
 }
 
 // ServeHTTP routes a request. The REST paths are matched on the path as sent (escaped), not
@@ -349,7 +360,7 @@ func (b *Bridge) call(r *http.Request, up *upstream, tool string, id identity) (
 	}
 
 	ctx := r.Context()
-	var entry *idemEntry
+	var entry any
 	if key := r.Header.Get(IdempotencyHeader); key != "" && !b.published.isRead(up.server, tool) {
 		key, err := checkKey(key)
 		if err != nil {
@@ -359,11 +370,17 @@ func (b *Bridge) call(r *http.Request, up *upstream, tool string, id identity) (
 		if err != nil {
 			return fail(&problem{status: http.StatusBadRequest, detail: "the arguments could not be encoded: " + err.Error()}), false
 		}
-		e, state := b.idem.begin(idemScope{subject: id.subject, server: up.server, tool: tool, key: key}, fp)
+		ticket, state, first, err := b.idem.begin(ctx, idemScope{subject: id.subject, server: up.server, tool: tool, key: key}, fp)
+		if err != nil {
+			// Without the store a retry could run the call twice: refuse rather than guess.
+			b.log.Warn().Err(err).Str("gatehouse.rest_server", up.server).Msg("idempotency store unavailable")
+			return fail(&problem{status: http.StatusServiceUnavailable, retryAfter: retryAfterSeconds,
+				detail: fmt.Sprintf("the %s store is unavailable, so the call was not made; retry shortly with the same key", IdempotencyHeader)}), false
+		}
 		switch state {
 		case idemReplay:
 			b.metrics.replays.Inc()
-			replay := &response{status: e.resp.status, header: e.resp.header.Clone(), body: e.resp.body}
+			replay := &response{status: first.status, header: first.header.Clone(), body: first.body}
 			replay.header.Set(ReplayedHeader, "true")
 			return replay, true
 		case idemMismatch:
@@ -373,7 +390,7 @@ func (b *Bridge) call(r *http.Request, up *upstream, tool string, id identity) (
 			return fail(&problem{status: http.StatusConflict, retryAfter: 1,
 				detail: fmt.Sprintf("the first call with %s %q has not finished yet; retry shortly to get its answer", IdempotencyHeader, key)}), false
 		}
-		entry = e
+		entry = ticket
 		// The first call of a key runs to its end even if the client goes away, so that its
 		// retry gets the answer instead of an unknown outcome.
 		ctx = context.WithoutCancel(ctx)
@@ -390,7 +407,10 @@ func (b *Bridge) call(r *http.Request, up *upstream, tool string, id identity) (
 	}
 	if entry != nil {
 		// Keep only answers the adapter gave; after a failure to reach it, a retry runs again.
-		b.idem.finish(entry, resp, answered)
+		if err := b.idem.finish(context.WithoutCancel(ctx), entry, resp, answered); err != nil {
+			b.log.Warn().Err(err).Str("gatehouse.rest_server", up.server).Str("gatehouse.tool", tool).
+				Msg("the answer could not be kept for retries with its Idempotency-Key")
+		}
 	}
 	return resp, false
 }

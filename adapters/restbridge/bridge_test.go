@@ -56,9 +56,10 @@ func (rc *recorder) wrap(server string, h http.Handler) http.Handler {
 		_ = json.Unmarshal(body, &msg)
 		rc.mu.Lock()
 		rc.hits = append(rc.hits, hit{server: server, method: msg.Method, tool: msg.Params.Name, header: r.Header.Clone()})
+		gate := rc.gate
 		rc.mu.Unlock()
-		if rc.gate != nil && msg.Method == "tools/call" {
-			<-rc.gate
+		if gate != nil && msg.Method == "tools/call" {
+			<-gate
 		}
 		h.ServeHTTP(w, r)
 	})

@@ -2,6 +2,7 @@ package restbridge
 
 import (
 	"container/list"
+	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
@@ -41,6 +42,34 @@ type idemEntry struct {
 	size        int
 	elem        *list.Element
 }
+
+// idempotencyStore keeps the first answers of keyed calls: in memory per replica (memStore,
+// the default) or in Redis, shared by every replica (redisStore, idemredis.go). begin claims a
+// new key (idemNew: the caller runs the call, then finish with the ticket) or reports what the
+// key holds (first is the answer to replay, for idemReplay).
+type idempotencyStore interface {
+	begin(ctx context.Context, sc idemScope, fp [sha256.Size]byte) (ticket any, state idemState, first *response, err error)
+	finish(ctx context.Context, ticket any, resp *response, keep bool) error
+	close() error
+}
+
+// memStore is the in-memory idemStore behind the idempotencyStore interface.
+type memStore struct{ s *idemStore }
+
+func (m memStore) begin(_ context.Context, sc idemScope, fp [sha256.Size]byte) (any, idemState, *response, error) {
+	e, state := m.s.begin(sc, fp)
+	if state == idemReplay {
+		return nil, state, e.resp, nil
+	}
+	return e, state, nil, nil
+}
+
+func (m memStore) finish(_ context.Context, ticket any, resp *response, keep bool) error {
+	m.s.finish(ticket.(*idemEntry), resp, keep)
+	return nil
+}
+
+func (memStore) close() error { return nil }
 
 // idemStore keeps first answers in memory, per replica: bounded by entries and bytes, the
 // oldest finished entries evicted first, every entry dropped after its TTL.

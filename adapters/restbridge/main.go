@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/gatehouse-mcp/gatehouse/internal/ecslog"
 )
 
@@ -57,6 +59,9 @@ func serve(ctx context.Context, version string, args []string, stdout, stderr io
 		"largest request body (GATEHOUSE_REST_MAX_BODY_BYTES); the edge's authz.max_body_bytes")
 	callTimeout := fs.String("call-timeout", env("GATEHOUSE_REST_CALL_TIMEOUT", DefaultCallTimeout.String()),
 		"longest tool call (GATEHOUSE_REST_CALL_TIMEOUT)")
+	idemRedis := fs.String("idempotency-redis", os.Getenv("GATEHOUSE_REST_IDEMPOTENCY_REDIS"),
+		"redis:// or rediss:// URL of a Redis that keeps Idempotency-Key answers for every replica (GATEHOUSE_REST_IDEMPOTENCY_REDIS); "+
+			"without it each replica keeps its own in memory")
 	level := fs.String("log-level", env("GATEHOUSE_LOG_LEVEL", "info"), "debug, info, warn, error")
 	format := fs.String("log-format", env("GATEHOUSE_LOG_FORMAT", "json"), "json (ECS) or console")
 	if err := fs.Parse(args); err != nil {
@@ -84,7 +89,10 @@ func serve(ctx context.Context, version string, args []string, stdout, stderr io
 	if err != nil {
 		return usageError{err}
 	}
-	b, err := New(Options{Upstreams: upstreams, Version: version, Log: log, MaxBodyBytes: mb, CallTimeout: ct})
+	if *idemRedis != "" {
+		redis.SetLogger(redisLog{log}) // process-wide in go-redis: set once, before any client
+	}
+	b, err := New(Options{Upstreams: upstreams, Version: version, Log: log, MaxBodyBytes: mb, CallTimeout: ct, IdempotencyRedis: *idemRedis})
 	if err != nil {
 		return err
 	}

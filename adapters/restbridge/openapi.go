@@ -422,7 +422,7 @@ func components() map[string]any {
 			"description": "Makes a write or execute call safe to retry: a repeat with the same key, from the same caller, " +
 				"with the same arguments, within 24 hours returns the first answer (with `Idempotent-Replayed: true`) " +
 				"instead of running the tool again. The same key with other arguments is refused with 422; a repeat " +
-				"while the first call still runs, with 409. Kept in memory by each bridge replica.",
+				"while the first call still runs, with 409. Kept in Redis for every bridge replica when configured, else in memory by each.",
 			"schema": map[string]any{"type": "string", "minLength": 1, "maxLength": maxIdempotencyKeyLen},
 		}},
 		"headers": map[string]any{"DecisionID": map[string]any{
