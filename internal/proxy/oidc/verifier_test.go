@@ -257,3 +257,27 @@ func TestTimeClaims(t *testing.T) {
 		})
 	}
 }
+
+// oidc.token_cache_size: -1 turns the verified-token cache off: every Verify checks the
+// signature again and builds a new identity, where the cache hands back the one it kept.
+func TestTokenCacheOff(t *testing.T) {
+	iss := oidctest.NewIssuer(t)
+	tok := iss.Token(iss.Claims("a", aud))
+	for _, tc := range []struct {
+		size   int
+		cached bool
+	}{{10, true}, {-1, false}} {
+		v := newVerifier(t, iss, func(c *oidc.Config) { c.TokenCacheSize = tc.size })
+		first, err := v.Verify(context.Background(), tok, []string{aud})
+		if err != nil {
+			t.Fatal(err)
+		}
+		second, err := v.Verify(context.Background(), tok, []string{aud})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := first == second; got != tc.cached {
+			t.Fatalf("token_cache_size %d: second Verify served from the cache = %v, want %v", tc.size, got, tc.cached)
+		}
+	}
+}
