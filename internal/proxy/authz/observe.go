@@ -67,7 +67,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		queueTimeouts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "gatehouse_authz_queue_timeouts_total",
-			Help: "Checks whose deadline passed while waiting for an evaluation slot (Envoy denies them).",
+			Help: "Checks refused unstarted (gRPC UNAVAILABLE; Envoy answers a retryable 503) because they could not be decided before their deadline.",
 		}),
 	}
 	if reg != nil {

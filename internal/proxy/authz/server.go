@@ -64,6 +64,8 @@ type Server struct {
 	// every Check in flight, so under load each one takes (in-flight × service time) and
 	// evaluations hit their timeout; with it, Checks queue in order and each runs at full speed.
 	slots              chan struct{}
+	waiting            atomic.Int64 // Checks waiting for a slot
+	serviceTime        ewma         // recent time a Check holds its slot
 	lastOverloadLog    atomic.Int64
 	lastEvalTimeoutLog atomic.Int64
 
@@ -128,36 +130,82 @@ const (
 
 // Check implements the ext_authz gRPC API. It never returns a gRPC error for a bad request:
 // every outcome is a CheckResponse, so that Envoy relays our answer rather than its own.
+//
+// The one gRPC error is UNAVAILABLE for a Check that cannot be decided before its caller's
+// deadline: refused on arrival when the queue ahead of it (at the recent service time) would
+// outlast the deadline, and dropped unstarted when its deadline passed while it queued.
+// Envoy then fails closed at once with a retryable 503 (status_on_error), instead of waiting
+// out its timeout while the service spends CPU on answers nobody will read.
 func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, error) {
 	queued := s.now()
+	deadline, hasDeadline := ctx.Deadline()
+	waiting := s.waiting.Add(1)
+	if hasDeadline && !s.canFinish(queued, deadline, waiting) {
+		s.waiting.Add(-1)
+		return nil, s.overloaded()
+	}
 	select {
 	case s.slots <- struct{}{}:
+		s.waiting.Add(-1)
 	case <-ctx.Done():
 		// Envoy has given up on this Check (its ext_authz timeout); it fails closed itself.
-		s.overloaded()
-		return nil, status.Error(codes.DeadlineExceeded, "authz service overloaded: no evaluation slot before the deadline")
+		s.waiting.Add(-1)
+		return nil, s.overloaded()
 	}
 	defer func() { <-s.slots }()
+	if ctx.Err() != nil || (hasDeadline && !s.canFinish(s.now(), deadline, 0)) {
+		return nil, s.overloaded()
+	}
 	r := s.newRequest(req)
 	s.metrics.queue.Observe(r.start.Sub(queued).Seconds())
 	v := s.decide(ctx, req, r)
 	v.DecisionID = r.decisionID
 	resp := s.render(r, v)
 	s.record(r, v)
+	s.serviceTime.observe(s.now().Sub(r.start))
 	return resp, nil
 }
 
-// overloaded counts a Check that expired while queued, and logs it at most once a second:
-// under a flood the count is what matters, and the log must not become the flood.
-func (s *Server) overloaded() {
+// canFinish estimates whether a Check with waiting Checks queued ahead of it (itself
+// included) can be decided by deadline: each wave of len(slots) Checks takes about the
+// recent service time. Until a service time is known every Check is admitted.
+func (s *Server) canFinish(now, deadline time.Time, waiting int64) bool {
+	st := s.serviceTime.get()
+	if st == 0 {
+		return now.Before(deadline)
+	}
+	waves := waiting/int64(cap(s.slots)) + 1
+	return now.Add(time.Duration(waves) * st).Before(deadline)
+}
+
+// overloaded counts a Check refused or dropped because it could not be decided before its
+// deadline, and logs it at most once a second: under a flood the count is what matters, and
+// the log must not become the flood.
+func (s *Server) overloaded() error {
 	s.metrics.queueTimeouts.Inc()
 	now := s.now().Unix()
 	if last := s.lastOverloadLog.Load(); now > last && s.lastOverloadLog.CompareAndSwap(last, now) {
 		s.log.Warn().Str("event.action", "mcp-authorize").Str("event.outcome", "failure").
-			Str("gatehouse.outcome", "overloaded").
-			Msg("a Check expired while waiting for an evaluation slot (Envoy denies it): the service is saturated")
+			Str("gatehouse.outcome", string(OutcomeOverloaded)).
+			Msg("a Check could not be decided before its deadline and was refused unstarted (UNAVAILABLE; Envoy answers 503): the service is saturated")
 	}
+	return status.Error(codes.Unavailable, "authz service overloaded: the Check could not be decided before its deadline; retry")
 }
+
+// ewma is a moving average of durations (weight 1/16), safe for concurrent use; a lost
+// update under contention only delays the average by one sample.
+type ewma struct{ ns atomic.Int64 }
+
+func (e *ewma) observe(d time.Duration) {
+	old := e.ns.Load()
+	if old == 0 {
+		e.ns.Store(int64(d))
+		return
+	}
+	e.ns.Store(old + (int64(d)-old)/16)
+}
+
+func (e *ewma) get() time.Duration { return time.Duration(e.ns.Load()) }
 
 // evalOverloaded counts a policy evaluation cut short by policy.eval_timeout (or by Envoy
 // giving up), answered 503 instead of a decision, and logs it at most once a second.

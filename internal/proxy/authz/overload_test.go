@@ -1,0 +1,84 @@
+package authz_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/gatehouse-mcp/gatehouse/internal/config"
+)
+
+// A Check that cannot be decided before its caller's deadline is refused at once with
+// UNAVAILABLE (Envoy's status_on_error then answers a retryable 503), counted and logged at
+// most once a second, instead of queueing until the deadline; once the queue drains, Checks
+// are decided again.
+func TestOverloadRefusedEarly(t *testing.T) {
+	// slow_tool holds its evaluation slot, idle, until eval_timeout cuts it: 1 s of service
+	// time without burning CPU (the policy waits on a server that never answers in time).
+	sleeper := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-time.After(10 * time.Second):
+		}
+	}))
+	t.Cleanup(sleeper.Close)
+	dir := copyPolicies(t)
+	writePolicyFile(t, dir, "slow.rego", "package gatehouse.authz\n\nimport rego.v1\n\nallow if {\n\tinput.mcp.name == \"slow_tool\"\n\thttp.send({\"method\": \"GET\", \"url\": \""+sleeper.URL+"\"}).status_code == 200\n}\n")
+	h := newHarness(t, withPolicyDir(dir), withConfig(func(c *config.Config) { c.Policy.EvalTimeout = time.Second }))
+	tok := h.token(cc, "root", []string{"admin"})
+	fast := mcpPost(cc, tok, callBody(1, "list_devices", nil))
+	check := func(timeout time.Duration, body string) (codes.Code, time.Duration) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		start := time.Now()
+		_, err := h.client.Check(ctx, mcpPost(cc, tok, body))
+		return status.Code(err), time.Since(start)
+	}
+	// The service learns its service time from a slow Check...
+	if c, _ := check(10*time.Second, callBody(2, "slow_tool", nil)); c != codes.OK {
+		t.Fatalf("slow Check: %s", c)
+	}
+	// ...then every slot is taken by a slow one.
+	var wg sync.WaitGroup
+	for i := range 2 * runtime.GOMAXPROCS(0) {
+		wg.Go(func() { check(10*time.Second, callBody(10+i, "slow_tool", nil)) })
+	}
+	time.Sleep(200 * time.Millisecond)
+	// A Check with 400 ms left cannot wait 1 s for a slot: refused now, not at its deadline.
+	// UNAVAILABLE, not DEADLINE_EXCEEDED, shows the answer came before the deadline.
+	if c, took := check(400*time.Millisecond, callBody(3, "list_devices", nil)); c != codes.Unavailable {
+		t.Fatalf("a Check that cannot be decided in time got %s after %s, want UNAVAILABLE at once", c, took)
+	}
+	for range 3 {
+		check(400*time.Millisecond, callBody(4, "list_devices", nil))
+	}
+	wg.Wait()
+	// The queue has drained: a Check with time to spare is decided (allowed) again.
+	allowed(t, h.check(fast))
+	_, metrics := httpGet(t, h.httpURL+"/metrics")
+	if !strings.Contains(string(metrics), "gatehouse_authz_queue_timeouts_total 4") {
+		t.Errorf("refusals not counted:\n%s", grepLines(string(metrics), "queue_timeouts"))
+	}
+	if n := strings.Count(h.logs.String(), "could not be decided before its deadline"); n < 1 || n > 2 {
+		t.Errorf("the overload warning was logged %d times, want once a second at most", n)
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for l := range strings.SplitSeq(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
