@@ -30,6 +30,7 @@ import (
 	"github.com/rs/zerolog"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/tap"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/config"
 	"github.com/gatehouse-mcp/gatehouse/internal/proxy/binding"
@@ -66,6 +67,8 @@ type Server struct {
 	slots              chan struct{}
 	waiting            atomic.Int64 // Checks waiting for a slot
 	serviceTime        ewma         // recent time a Check holds its slot
+	drainGap           ewma         // recent time between completions while Checks wait
+	lastDone           atomic.Int64 // when the last Check completed (Unix ns)
 	lastOverloadLog    atomic.Int64
 	lastEvalTimeoutLog atomic.Int64
 
@@ -162,20 +165,46 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 	v.DecisionID = r.decisionID
 	resp := s.render(r, v)
 	s.record(r, v)
-	s.serviceTime.observe(s.now().Sub(r.start))
+	done := s.now()
+	s.serviceTime.observe(done.Sub(r.start))
+	if prev := s.lastDone.Swap(done.UnixNano()); prev != 0 && s.waiting.Load() > 0 {
+		s.drainGap.observe(done.Sub(time.Unix(0, prev)))
+	}
 	return resp, nil
 }
 
+// checkMethod is the gRPC method Admit guards.
+const checkMethod = "/envoy.service.auth.v3.Authorization/Check"
+
+// Admit is the gRPC server's tap (grpc.InTapHandle): it refuses a Check that cannot be
+// decided before its deadline as soon as its headers are read, before its message is
+// decoded or a goroutine started for it, so that under overload the CPU goes to Checks that
+// will be answered in time. Check makes the same test again once the message is read.
+func (s *Server) Admit(ctx context.Context, info *tap.Info) (context.Context, error) {
+	if info.FullMethodName != checkMethod {
+		return ctx, nil
+	}
+	if deadline, ok := ctx.Deadline(); ok && !s.canFinish(s.now(), deadline, s.waiting.Load()+1) {
+		return ctx, s.overloaded()
+	}
+	return ctx, nil
+}
+
 // canFinish estimates whether a Check with waiting Checks queued ahead of it (itself
-// included) can be decided by deadline: each wave of len(slots) Checks takes about the
-// recent service time. Until a service time is known every Check is admitted.
+// included) can be decided by deadline: the queue drains at the pace Checks recently
+// completed while others waited (which counts everything else the process does under load),
+// and at least one wave of len(slots) Checks per recent service time; then the Check itself
+// takes a service time. Until a service time is known every Check is admitted.
 func (s *Server) canFinish(now, deadline time.Time, waiting int64) bool {
 	st := s.serviceTime.get()
 	if st == 0 {
 		return now.Before(deadline)
 	}
-	waves := waiting/int64(cap(s.slots)) + 1
-	return now.Add(time.Duration(waves) * st).Before(deadline)
+	wait := time.Duration(waiting/int64(cap(s.slots))) * st
+	if g := s.drainGap.get(); waiting > 0 && g > 0 {
+		wait = max(wait, time.Duration(waiting)*g)
+	}
+	return now.Add(wait + st).Before(deadline)
 }
 
 // overloaded counts a Check refused or dropped because it could not be decided before its

@@ -55,7 +55,8 @@ func NewService(cfg *config.Config, log zerolog.Logger, opts oidc.Options) *Serv
 		Config: cfg, Log: log, Verifier: v, Policies: eng, Registry: reg,
 		Authz: New(cfg, v, eng, log, NewMetrics(reg)),
 	}
-	s.grpc = grpc.NewServer(append(GRPCServerOptions(cfg), grpc.UnaryInterceptor(recoverer(log)))...)
+	s.grpc = grpc.NewServer(append(GRPCServerOptions(cfg), grpc.UnaryInterceptor(recoverer(log)),
+		grpc.InTapHandle(s.Authz.Admit))...)
 	authv3.RegisterAuthorizationServer(s.grpc, s.Authz)
 	// The response side (ext_proc) on the same port: Envoy and the dev edge call both.
 	(&extproc.Server{Guard: s.Authz, OnError: func(err error) {
