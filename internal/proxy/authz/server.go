@@ -61,11 +61,11 @@ type Server struct {
 	metrics  *Metrics
 	now      func() time.Time
 	origins  []string
-	// slots bounds how many Checks do CPU work at once. Without it the scheduler time-slices
-	// every Check in flight, so under load each one takes (in-flight × service time) and
-	// evaluations hit their timeout; with it, Checks queue in order and each runs at full speed.
-	slots              chan struct{}
-	waiting            atomic.Int64 // Checks waiting for a slot
+	// jobs feeds the evaluation workers (evaluate), 2 × GOMAXPROCS of them: the slots in
+	// which Checks do CPU work.
+	jobs               chan *job
+	workers            int
+	waiting            atomic.Int64 // Checks waiting for a worker
 	serviceTime        ewma         // recent time a Check holds its slot
 	drainGap           ewma         // recent time between completions while Checks wait
 	lastDone           atomic.Int64 // when the last Check completed (Unix ns)
@@ -86,8 +86,12 @@ func New(cfg *config.Config, verifier TokenVerifier, policies PolicySource, log 
 	if len(origins) == 0 {
 		origins = []string{cfg.Origin()}
 	}
-	return &Server{cfg: cfg, verifier: verifier, policy: policies, log: log, metrics: metrics, now: time.Now, origins: origins,
-		slots: make(chan struct{}, 2*runtime.GOMAXPROCS(0)), keys: binding.RandomKeys(), drift: newDrift(), lists: newListMemo()}
+	s := &Server{cfg: cfg, verifier: verifier, policy: policies, log: log, metrics: metrics, now: time.Now, origins: origins,
+		jobs: make(chan *job), workers: 2 * runtime.GOMAXPROCS(0), keys: binding.RandomKeys(), drift: newDrift(), lists: newListMemo()}
+	for range s.workers {
+		go s.evaluate()
+	}
+	return s
 }
 
 // UseBindingKeys sets the keys that bind session and task ids to their callers; all
@@ -140,37 +144,73 @@ const (
 // Envoy then fails closed at once with a retryable 503 (status_on_error), instead of waiting
 // out its timeout while the service spends CPU on answers nobody will read.
 func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, error) {
-	queued := s.now()
+	j := &job{ctx: ctx, req: req, queued: s.now(), done: make(chan struct{})}
 	deadline, hasDeadline := ctx.Deadline()
 	waiting := s.waiting.Add(1)
-	if hasDeadline && !s.canFinish(queued, deadline, waiting) {
+	if hasDeadline && !s.canFinish(j.queued, deadline, waiting) {
 		s.waiting.Add(-1)
 		return nil, s.overloaded()
 	}
 	select {
-	case s.slots <- struct{}{}:
+	case s.jobs <- j:
 		s.waiting.Add(-1)
 	case <-ctx.Done():
 		// Envoy has given up on this Check (its ext_authz timeout); it fails closed itself.
 		s.waiting.Add(-1)
 		return nil, s.overloaded()
 	}
-	defer func() { <-s.slots }()
-	if ctx.Err() != nil || (hasDeadline && !s.canFinish(s.now(), deadline, 0)) {
-		return nil, s.overloaded()
+	<-j.done
+	if j.panicked != nil {
+		panic(j.panicked) // on the caller's goroutine, where the gRPC interceptor recovers it
 	}
-	r := s.newRequest(req)
-	s.metrics.queue.Observe(r.start.Sub(queued).Seconds())
-	v := s.decide(ctx, req, r)
+	return j.resp, j.err
+}
+
+// job is one Check handed to an evaluation worker.
+type job struct {
+	ctx      context.Context
+	req      *authv3.CheckRequest
+	queued   time.Time
+	resp     *authv3.CheckResponse
+	err      error
+	panicked any
+	done     chan struct{}
+}
+
+// evaluate runs Checks for as long as the process lives. A fixed set of long-lived workers
+// bounds how many Checks do CPU work at once (queued Checks wait in arrival order, each then
+// runs at full speed instead of being time-sliced with all the others), and each worker keeps
+// the deep stack OPA evaluation grows: on fresh goroutines, growing it by copying was a fifth
+// of the CPU of a Check (BENCHMARKS.md).
+func (s *Server) evaluate() {
+	for j := range s.jobs {
+		s.run(j)
+	}
+}
+
+func (s *Server) run(j *job) {
+	defer func() {
+		if p := recover(); p != nil {
+			j.panicked = p
+		}
+		close(j.done)
+	}()
+	deadline, hasDeadline := j.ctx.Deadline()
+	if j.ctx.Err() != nil || (hasDeadline && !s.canFinish(s.now(), deadline, 0)) {
+		j.err = s.overloaded()
+		return
+	}
+	r := s.newRequest(j.req)
+	s.metrics.queue.Observe(r.start.Sub(j.queued).Seconds())
+	v := s.decide(j.ctx, j.req, r)
 	v.DecisionID = r.decisionID
-	resp := s.render(r, v)
+	j.resp = s.render(r, v)
 	s.record(r, v)
 	done := s.now()
 	s.serviceTime.observe(done.Sub(r.start))
 	if prev := s.lastDone.Swap(done.UnixNano()); prev != 0 && s.waiting.Load() > 0 {
 		s.drainGap.observe(done.Sub(time.Unix(0, prev)))
 	}
-	return resp, nil
 }
 
 // checkMethod is the gRPC method Admit guards.
@@ -193,14 +233,14 @@ func (s *Server) Admit(ctx context.Context, info *tap.Info) (context.Context, er
 // canFinish estimates whether a Check with waiting Checks queued ahead of it (itself
 // included) can be decided by deadline: the queue drains at the pace Checks recently
 // completed while others waited (which counts everything else the process does under load),
-// and at least one wave of len(slots) Checks per recent service time; then the Check itself
+// and at least one wave of as many Checks as there are workers per recent service time; then the Check itself
 // takes a service time. Until a service time is known every Check is admitted.
 func (s *Server) canFinish(now, deadline time.Time, waiting int64) bool {
 	st := s.serviceTime.get()
 	if st == 0 {
 		return now.Before(deadline)
 	}
-	wait := time.Duration(waiting/int64(cap(s.slots))) * st
+	wait := time.Duration(waiting/int64(s.workers)) * st
 	if g := s.drainGap.get(); waiting > 0 && g > 0 {
 		wait = max(wait, time.Duration(waiting)*g)
 	}
