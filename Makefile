@@ -66,6 +66,21 @@ gotest: $(DEX) $(NODE) $(TEMPORAL) $(BIN)/testreport
 		GATEHOUSE_REDIS_BIN=$(REDIS) \
 		$(GO) test -json -race -count=1 ./... | $(BIN)/testreport
 
+# Gatehouse's authz service side by side with stock OPA 1.22.2 + opa-envoy-plugin running an
+# equivalent Rego-only policy (internal/benchcompare): decision equivalence first, then the
+# same CheckRequests over gRPC, alternating runs. About 4 minutes; not part of `make test`.
+# OPA is built from tools/opaenvoy, its own module, so OPA's CLI dependencies stay out of go.mod.
+OPA_ENVOY := $(BIN)/opa-envoy
+$(OPA_ENVOY): tools/opaenvoy/go.mod tools/opaenvoy/go.sum tools/opaenvoy/main.go
+	@mkdir -p $(BIN)
+	cd tools/opaenvoy && $(GO) build -o $(OPA_ENVOY) .
+
+.PHONY: bench-compare
+bench-compare: $(OPA_ENVOY)
+	$(GO) build -o $(BIN)/gatehouse ./cmd/gatehouse
+	$(GO) build -o $(BIN)/benchcompare ./tools/benchcompare
+	$(BIN)/benchcompare -gatehouse $(BIN)/gatehouse -opa $(OPA_ENVOY) -policies policies
+
 # Benchmarks (not part of `make test`); numbers go to BENCHMARKS.md.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/proxy/...

@@ -1,0 +1,262 @@
+// Package benchcompare runs Gatehouse's authz service side by side with stock OPA and the
+// opa-envoy-plugin running an equivalent Rego-only policy (envoy.rego in front of
+// Gatehouse's own policy files): it checks that both decide identically on every request
+// type of cases.go, then drives both with the same Envoy-shaped CheckRequests over gRPC from
+// one load generator, alternating runs, and reports Checks/s, server CPU per Check (utime +
+// stime from /proc), RSS and client latencies (make bench-compare; BENCHMARKS.md).
+package benchcompare
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+)
+
+// Options configure a comparison.
+type Options struct {
+	GatehouseBin string // the gatehouse binary (gatehouse authz)
+	OPABin       string // stock OPA with the opa-envoy-plugin (tools/opaenvoy)
+	PolicyDir    string // Gatehouse's policy directory (both servers load it)
+	WorkDir      string // configs, bundles and the servers' stderr
+	Duration     time.Duration
+	Rounds       int           // runs per server and scenario, alternating
+	Timeout      time.Duration // the edge's authz timeout: the deadline of open-loop Checks
+	Tokens       int           // new tokens minted for the new-token scenarios
+	Out          io.Writer     // the report (Markdown)
+	Progress     io.Writer
+}
+
+// ErrMismatch reports that the two servers decided some request type differently.
+var ErrMismatch = errors.New("the two servers decide differently")
+
+// Result is one scenario's pooled figures for one server.
+type Result struct {
+	Server    string
+	Checks    int64
+	Elapsed   time.Duration
+	CPU       time.Duration
+	RSS, Peak int64
+	P50, P99  time.Duration
+	Offered   float64 // open loop: Checks offered a second
+	// ServerRefused counts the Checks Gatehouse refused unstarted (its
+	// gatehouse_authz_queue_timeouts_total); some reach the client after its deadline.
+	ServerRefused float64
+	ClientCPU     time.Duration // the load generator's own CPU time
+	tally
+}
+
+func (r Result) rate() float64 { return float64(r.answered()) / r.Elapsed.Seconds() }
+
+func (r Result) cpuPerCheck() time.Duration {
+	if r.answered() == 0 {
+		return 0
+	}
+	return r.CPU / time.Duration(r.answered())
+}
+
+type scenario struct {
+	name     string
+	fresh    bool
+	inflight int     // closed loop
+	load     float64 // open loop: multiple of the server's capacity
+}
+
+var scenarios = []scenario{
+	{name: "token reused, 64 in flight", inflight: 64},
+	{name: "new token per Check, 64 in flight", fresh: true, inflight: 64},
+	{name: "new token per Check, 1,000 in flight", fresh: true, inflight: 1000},
+	{name: "token reused, 50 % of capacity (open loop)", load: 0.5},
+	{name: "token reused, 2× capacity (open loop)", load: 2},
+}
+
+// Run starts the issuer and both servers, checks equivalence, measures, and writes the report.
+func Run(ctx context.Context, o Options) error {
+	progress := func(f string, a ...any) { fmt.Fprintf(o.Progress, f+"\n", a...) }
+	iss, err := startIssuer()
+	if err != nil {
+		return err
+	}
+	defer iss.close()
+	gh, err := startGatehouse(ctx, o.GatehouseBin, o.PolicyDir, o.WorkDir, iss.URL)
+	if err != nil {
+		return err
+	}
+	defer gh.stop()
+	opa, err := startOPA(ctx, o.OPABin, o.PolicyDir, o.WorkDir, iss)
+	if err != nil {
+		return err
+	}
+	defer opa.stop()
+
+	cs := cases(iss)
+	decisions, bad := compare(ctx, overGRPC(gh.client), overGRPC(opa.client), cs)
+	fmt.Fprintf(o.Out, "Decision equivalence on %d request types:\n\n| request | Gatehouse | OPA |\n|---|---|---|\n", len(cs))
+	for _, c := range cs {
+		d := decisions[c.Name]
+		fmt.Fprintf(o.Out, "| %s | %s | %s |\n", c.Name, d[0], d[1])
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("%w on %d request types: %v", ErrMismatch, len(bad), bad)
+	}
+	fmt.Fprintf(o.Out, "\nAll %d decided identically.\n\n", len(cs))
+
+	caller := caller{iss: iss, sub: "nina", groups: []string{"network-engineers"}}
+	body := call("list_devices", map[string]any{"limit": 50, "site": "hq"})
+	reused := mcpPost("catalyst-center", caller.tokenFor("catalyst-center", nil), body)
+	progress("minting %d tokens", o.Tokens)
+	pool := mint(caller, body, o.Tokens)
+	var next atomic.Int64
+	// Each fresh run takes its own share of the pool, so no token is ever seen twice.
+	share := o.Tokens / (2 * o.Rounds * 2)
+
+	capacity := map[string]float64{}
+	all := map[string][]Result{}
+	for _, sc := range scenarios {
+		res := map[string]*Result{}
+		for round := range o.Rounds {
+			order := []*server{gh, opa}
+			if round%2 == 1 {
+				order = []*server{opa, gh}
+			}
+			for _, s := range order {
+				reqs := requests{reused: reused}
+				if sc.fresh {
+					start := next.Add(int64(share)) - int64(share)
+					reqs = requests{pool: pool[start : start+int64(share)], next: new(atomic.Int64)}
+				}
+				r, err := measure(ctx, s, sc, reqs, capacity[s.Name], o)
+				if err != nil {
+					return err
+				}
+				progress("%s / %s round %d: %.0f Checks/s, %s CPU/Check, allowed %d, refused %d (server: %.0f), timed out %d; cores used: server %.2f, load generator %.2f",
+					sc.name, s.Name, round+1, r.rate(), r.cpuPerCheck(), r.Allowed, r.Refused, r.ServerRefused, r.TimedOut,
+					r.CPU.Seconds()/r.Elapsed.Seconds(), r.ClientCPU.Seconds()/r.Elapsed.Seconds())
+				if res[s.Name] == nil {
+					res[s.Name] = &r
+					continue
+				}
+				acc := res[s.Name]
+				acc.Elapsed += r.Elapsed
+				acc.CPU += r.CPU
+				acc.Peak = max(acc.Peak, r.Peak)
+				acc.RSS = max(acc.RSS, r.RSS)
+				acc.ServerRefused += r.ServerRefused
+				acc.ClientCPU += r.ClientCPU
+				acc.add(r.tally)
+			}
+		}
+		for _, name := range []string{"gatehouse", "opa"} {
+			r := res[name]
+			r.P50, r.P99 = percentile(r.lat, 0.5), percentile(r.lat, 0.99)
+			if sc.inflight == 64 && !sc.fresh {
+				capacity[name] = r.rate()
+			}
+			all[sc.name] = append(all[sc.name], *r)
+		}
+	}
+	report(o.Out, all)
+	return nil
+}
+
+// mint makes n requests, each with a token of its own.
+func mint(c caller, body string, n int) []*authv3.CheckRequest {
+	out := make([]*authv3.CheckRequest, n)
+	var wg sync.WaitGroup
+	workers := runtime.GOMAXPROCS(0)
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < n; i += workers {
+				out[i] = mcpPost("catalyst-center", c.tokenFor("catalyst-center", nil), body)
+			}
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+func measure(ctx context.Context, s *server, sc scenario, reqs requests, capacity float64, o Options) (Result, error) {
+	runtime.GC()
+	s.resetPeak()
+	cpu0, err := s.cpu()
+	if err != nil {
+		return Result{}, err
+	}
+	refused0 := s.counter("gatehouse_authz_queue_timeouts_total")
+	client0, err := processCPU("self")
+	if err != nil {
+		return Result{}, err
+	}
+	start := time.Now()
+	var t tally
+	r := Result{Server: s.Name}
+	if sc.load > 0 {
+		r.Offered = sc.load * capacity
+		t = openLoop(ctx, s.client, reqs, r.Offered, o.Duration, o.Timeout)
+	} else {
+		t = closedLoop(ctx, s.client, reqs, sc.inflight, o.Duration, 30*time.Second)
+	}
+	r.Elapsed = time.Since(start)
+	cpu1, err := s.cpu()
+	if err != nil {
+		return Result{}, err
+	}
+	r.CPU = cpu1 - cpu0
+	r.ServerRefused = s.counter("gatehouse_authz_queue_timeouts_total") - refused0
+	client1, err := processCPU("self")
+	if err != nil {
+		return Result{}, err
+	}
+	r.ClientCPU = client1 - client0
+	if r.RSS, r.Peak, err = s.memory(); err != nil {
+		return Result{}, err
+	}
+	r.tally = t
+	r.Checks = t.answered() + t.TimedOut
+	return r, nil
+}
+
+func mb(b int64) string { return fmt.Sprintf("%.0f MB", float64(b)/(1<<20)) }
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
+
+func report(w io.Writer, all map[string][]Result) {
+	fmt.Fprintln(w, "| scenario | server | Checks/s | CPU/Check | RSS (peak) | p50 | p99 | allowed | refused 503 | denied | timed out | errors |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|")
+	for _, sc := range scenarios {
+		for _, r := range all[sc.name] {
+			name := sc.name
+			if r.Offered > 0 {
+				name = fmt.Sprintf("%s, %.0f/s offered", sc.name, r.Offered)
+			}
+			fmt.Fprintf(w, "| %s | %s | %.0f | %d µs | %s (%s) | %s | %s | %d | %d | %d | %d | %d |\n",
+				name, r.Server, r.rate(), r.cpuPerCheck().Microseconds(), mb(r.RSS), mb(r.Peak), ms(r.P50), ms(r.P99),
+				r.Allowed, r.Refused, r.Denied, r.TimedOut, r.Errors)
+		}
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Ratios (Gatehouse / OPA):")
+	fmt.Fprintln(w)
+	for _, sc := range scenarios {
+		rs := all[sc.name]
+		if len(rs) != 2 || rs[1].cpuPerCheck() == 0 || rs[1].Peak == 0 {
+			continue
+		}
+		g, o := rs[0], rs[1]
+		fmt.Fprintf(w, "- %s: CPU/Check %.2f×, peak RSS %.2f×, Checks/s %.2f×", sc.name,
+			float64(g.cpuPerCheck())/float64(o.cpuPerCheck()), float64(g.Peak)/float64(o.Peak), g.rate()/o.rate())
+		if sc.load > 0 {
+			fmt.Fprintf(w, "; goodput (allowed/s) Gatehouse %.0f, OPA %.0f",
+				float64(g.Allowed)/g.Elapsed.Seconds(), float64(o.Allowed)/o.Elapsed.Seconds())
+		}
+		fmt.Fprintln(w)
+	}
+	_ = os.Stdout.Sync()
+}

@@ -1,0 +1,39 @@
+// Command benchcompare runs Gatehouse's authz service side by side with stock OPA and the
+// opa-envoy-plugin (make bench-compare); see internal/benchcompare.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"time"
+
+	"github.com/gatehouse-mcp/gatehouse/internal/benchcompare"
+)
+
+func main() {
+	o := benchcompare.Options{Out: os.Stdout, Progress: os.Stderr}
+	flag.StringVar(&o.GatehouseBin, "gatehouse", ".bin/gatehouse", "the gatehouse binary")
+	flag.StringVar(&o.OPABin, "opa", ".bin/opa-envoy", "OPA with the opa-envoy-plugin (tools/opaenvoy)")
+	flag.StringVar(&o.PolicyDir, "policies", "policies", "Gatehouse's policy directory")
+	flag.DurationVar(&o.Duration, "duration", 4*time.Second, "length of each run")
+	flag.IntVar(&o.Rounds, "rounds", 2, "runs per server and scenario, alternating")
+	flag.DurationVar(&o.Timeout, "timeout", 500*time.Millisecond, "the edge's authz timeout (open-loop deadline)")
+	flag.IntVar(&o.Tokens, "tokens", 80000, "tokens minted for the new-token scenarios")
+	flag.Parse()
+	work, err := os.MkdirTemp("", "benchcompare-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "benchcompare:", err)
+		os.Exit(1)
+	}
+	o.WorkDir = work
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := benchcompare.Run(ctx, o); err != nil {
+		fmt.Fprintf(os.Stderr, "benchcompare: %v (servers' stderr in %s)\n", err, work)
+		os.Exit(1)
+	}
+	_ = os.RemoveAll(work)
+}
