@@ -91,7 +91,59 @@ type Authz struct {
 	// needs the same file; without one, a random key is made at start, which only works for
 	// a single replica.
 	BindingKeysFile string `yaml:"binding_keys_file"`
+	// TLS makes the gRPC port (ext_authz and ext_proc) serve TLS and, with client_ca_file,
+	// accept only the edge's client certificate. Required when edge.mtls is set. The files
+	// are re-read when they change, so rotation needs no restart.
+	TLS ServerTLS `yaml:"tls"`
 }
+
+// ServerTLS is a server's certificate and the clients it accepts.
+type ServerTLS struct {
+	// CertFile and KeyFile are the PEM certificate chain and key this server presents.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// ClientCAFile, when set, requires every client to present a certificate that chains to
+	// it (mTLS).
+	ClientCAFile string `yaml:"client_ca_file"`
+	// ClientSANs, when set, also require the client certificate to carry one of these
+	// subject alternative names: a URI (spiffe://cluster.local/ns/gatehouse/sa/envoy) or a
+	// DNS name (envoy.gatehouse.svc), compared exactly.
+	ClientSANs []string `yaml:"client_sans"`
+}
+
+// Enabled reports whether TLS is configured.
+func (t ServerTLS) Enabled() bool { return t.CertFile != "" || t.KeyFile != "" }
+
+// EdgeTLS is the public listener's certificate. The control plane reads the files and
+// delivers them to Envoy over SDS, re-sending them when they change (Envoy rotates without
+// a restart), so the paths are inside the control plane's container.
+type EdgeTLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// RedirectListen, when set, is a plain-HTTP listener that answers every request with a
+	// 301 to the same path on https.
+	RedirectListen string `yaml:"redirect_listen"`
+	// HSTSMaxAge is the Strict-Transport-Security max-age sent on every response (default
+	// one year).
+	HSTSMaxAge time.Duration `yaml:"hsts_max_age"`
+}
+
+// Enabled reports whether the public listener terminates TLS.
+func (t EdgeTLS) Enabled() bool { return t.CertFile != "" || t.KeyFile != "" }
+
+// EdgeMTLS is how Envoy calls adapters and the authz service: it presents its client
+// certificate and checks theirs (chain to CAFile, DNS SAN = the upstream's host name, or
+// AuthzSAN for authz). The control plane reads the files and serves them over SDS.
+type EdgeMTLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	CAFile   string `yaml:"ca_file"`
+	// AuthzSAN is the DNS SAN the authz certificate must carry (default: edge.authz_grpc's host).
+	AuthzSAN string `yaml:"authz_san"`
+}
+
+// Enabled reports whether Envoy calls its upstreams over mTLS.
+func (t EdgeMTLS) Enabled() bool { return t.CertFile != "" || t.KeyFile != "" || t.CAFile != "" }
 
 // Edge configures the Envoy edge the control plane generates (and the dev edge mirrors).
 type Edge struct {
@@ -110,6 +162,11 @@ type Edge struct {
 	// UpstreamCAFile is the CA bundle (a path inside the Envoy container) that https
 	// upstreams' certificates must chain to; their names are checked too.
 	UpstreamCAFile string `yaml:"upstream_ca_file"`
+	// TLS terminates TLS on the public listener (see EdgeTLS). Without it the listener is
+	// plain HTTP, for a TLS-terminating load balancer in front or for local use.
+	TLS EdgeTLS `yaml:"tls"`
+	// MTLS makes Envoy call every adapter and the authz gRPC port over mutual TLS (see EdgeMTLS).
+	MTLS EdgeMTLS `yaml:"mtls"`
 }
 
 // ControlPlane configures the xDS server.
@@ -322,6 +379,9 @@ func (c *Config) applyDefaults() {
 	if c.Edge.UpstreamCAFile == "" {
 		c.Edge.UpstreamCAFile = "/etc/ssl/certs/ca-certificates.crt"
 	}
+	if c.Edge.TLS.Enabled() && c.Edge.TLS.HSTSMaxAge == 0 {
+		c.Edge.TLS.HSTSMaxAge = 365 * 24 * time.Hour
+	}
 	if c.XDS.Listen == "" {
 		c.XDS.Listen = "127.0.0.1:18000"
 	}
@@ -488,6 +548,7 @@ func (c *Config) Validate() error {
 	if c.Edge.AuthzTimeout <= c.Policy.EvalTimeout {
 		bad("edge.authz_timeout", "must be longer than policy.eval_timeout (%s), or Envoy gives up before a decision", c.Policy.EvalTimeout)
 	}
+	c.validateTLS(bad)
 	if c.XDS.WatchInterval < 100*time.Millisecond {
 		bad("control_plane.watch_interval", "must be at least 100ms")
 	}
@@ -596,4 +657,51 @@ func (c *Config) Origin() string {
 		return ""
 	}
 	return u.Scheme + "://" + u.Host
+}
+
+// validateTLS checks the certificate settings: pairs are complete, mTLS to adapters means
+// https upstreams, and Envoy's mTLS to authz needs authz to serve TLS.
+func (c *Config) validateTLS(bad func(field, format string, args ...any)) {
+	pair := func(field, cert, key string) {
+		if (cert == "") != (key == "") {
+			bad(field, "cert_file and key_file must be set together")
+		}
+	}
+	pair("authz.tls", c.Authz.TLS.CertFile, c.Authz.TLS.KeyFile)
+	if !c.Authz.TLS.Enabled() && (c.Authz.TLS.ClientCAFile != "" || len(c.Authz.TLS.ClientSANs) > 0) {
+		bad("authz.tls", "client_ca_file and client_sans need cert_file and key_file")
+	}
+	if len(c.Authz.TLS.ClientSANs) > 0 && c.Authz.TLS.ClientCAFile == "" {
+		bad("authz.tls.client_sans", "needs client_ca_file: a SAN is only believed on a certificate that chains to it")
+	}
+	pair("edge.tls", c.Edge.TLS.CertFile, c.Edge.TLS.KeyFile)
+	if c.Edge.TLS.RedirectListen != "" {
+		if !c.Edge.TLS.Enabled() {
+			bad("edge.tls.redirect_listen", "redirects to https, so it needs edge.tls.cert_file and key_file")
+		} else if err := checkListen(c.Edge.TLS.RedirectListen); err != nil {
+			bad("edge.tls.redirect_listen", "%v", err)
+		}
+	}
+	if c.Edge.TLS.HSTSMaxAge < 0 {
+		bad("edge.tls.hsts_max_age", "must not be negative")
+	}
+	m := c.Edge.MTLS
+	if !m.Enabled() {
+		return
+	}
+	pair("edge.mtls", m.CertFile, m.KeyFile)
+	if m.CertFile == "" {
+		bad("edge.mtls.cert_file", "is required: it is the client certificate Envoy presents to adapters and authz")
+	}
+	if m.CAFile == "" {
+		bad("edge.mtls.ca_file", "is required: adapters' and authz's certificates must chain to it")
+	}
+	for _, s := range c.Servers {
+		if u, err := url.Parse(s.Upstream); err == nil && u.Scheme != "https" {
+			bad("servers["+s.Name+"].upstream", "must be https when edge.mtls is set (Envoy calls adapters over mTLS), got %q", s.Upstream)
+		}
+	}
+	if !c.Authz.TLS.Enabled() {
+		bad("authz.tls.cert_file", "is required when edge.mtls is set: Envoy calls the authz gRPC port over mTLS")
+	}
 }
