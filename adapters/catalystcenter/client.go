@@ -397,6 +397,35 @@ func (c *Client) Task(ctx context.Context, id string) (Task, error) {
 	return out.Response, c.get(ctx, v1+"/task/"+url.PathEscape(id), nil, &out)
 }
 
+// Tasks lists the controller's tasks of a service type ("NCTP" for template deploys)
+// started at or after since, oldest first (GET /task, up to 500).
+func (c *Client) Tasks(ctx context.Context, serviceType string, since time.Time) ([]Task, error) {
+	q := url.Values{"startTime": {strconv.FormatInt(since.UnixMilli(), 10)}, "limit": {"500"}}
+	if serviceType != "" {
+		q.Set("serviceType", serviceType)
+	}
+	var out envelope[[]Task]
+	return out.Response, c.get(ctx, v1+"/task", q, &out)
+}
+
+// DeployStatus is a template deployment as the controller reports it.
+type DeployStatus struct {
+	DeploymentID    string `json:"deploymentId"`
+	TemplateName    string `json:"templateName"`
+	TemplateVersion string `json:"templateVersion"`
+	Status          string `json:"status"`
+	Devices         []struct {
+		DeviceID string `json:"deviceId"`
+		Status   string `json:"status"`
+	} `json:"devices"`
+}
+
+// DeployStatus reports a template deployment by the id its finished task names.
+func (c *Client) DeployStatus(ctx context.Context, deploymentID string) (DeployStatus, error) {
+	var out DeployStatus
+	return out, c.get(ctx, v1+"/template-programmer/template/deploy/status/"+url.PathEscape(deploymentID), nil, &out)
+}
+
 var deploymentID = regexp.MustCompile(`Template Deploy(?:e?ment|emnt) Id:\s*([0-9a-fA-F-]+)`)
 
 // DeploymentID extracts the deployment id a finished deploy task reports in its progress

@@ -33,6 +33,13 @@ type Controller interface {
 	Deploy(ctx context.Context, versionID string, deviceIDs []string, params map[string]string) (string, error)
 	// Task reports a task; an unknown task is an error wrapping ErrNotFound.
 	Task(ctx context.Context, taskID string) (TaskStatus, error)
+	// FindDeploy looks for the deployment a deploy request whose answer was lost may have
+	// started: a deploy task started at or after since for that template version and
+	// exactly those devices. It returns the task's id; an error wrapping ErrNotFound when
+	// there is none, ErrPending while a task that could be it is still running (the
+	// controller names a task's deployment only at its end), ErrAmbiguous when more than
+	// one matches.
+	FindDeploy(ctx context.Context, t TemplateInfo, deviceIDs []string, since time.Time) (string, error)
 }
 
 // ChangeSystem is what a deployment needs from the change management system. ServiceNow
@@ -114,6 +121,9 @@ var (
 	ErrNotFound = errors.New("not found")
 	ErrNotSent  = errors.New("the request was not sent")
 	ErrRefused  = errors.New("the request was refused")
+	// ErrPending and ErrAmbiguous are FindDeploy's: not known yet; more than one match.
+	ErrPending   = errors.New("not known yet")
+	ErrAmbiguous = errors.New("more than one match")
 )
 
 // permanent marks an error a retry cannot fix.
@@ -176,6 +186,7 @@ const (
 	ActivityNoteChange      = "deploy.NoteChange"
 	ActivityStartDeployment = "deploy.StartDeployment"
 	ActivityAwaitDeployment = "deploy.AwaitDeployment"
+	ActivityFindDeployment  = "deploy.FindDeployment"
 	ActivityVerify          = "deploy.Verify"
 	ActivityCloseChange     = "deploy.CloseChange"
 	ActivityCancelChange    = "deploy.CancelChange"
@@ -208,6 +219,7 @@ func Register(w worker.Registry, a *Activities) {
 		ActivityNoteChange:      a.NoteChange,
 		ActivityStartDeployment: a.StartDeployment,
 		ActivityAwaitDeployment: a.AwaitDeployment,
+		ActivityFindDeployment:  a.FindDeployment,
 		ActivityVerify:          a.Verify,
 		ActivityCloseChange:     a.CloseChange,
 		ActivityCancelChange:    a.CancelChange,
@@ -405,6 +417,49 @@ type DeployInput struct {
 	Parameters map[string]string `json:"parameters,omitempty"`
 	// Key names the deployment (workflow id and "deploy" or "rollback") in logs and markers.
 	Key string `json:"key"`
+}
+
+// FindInput is what FindDeployment looks for: the deployment an unknown deploy request of
+// this template version to these devices may have started, since a little before it was sent.
+type FindInput struct {
+	Template  TemplateInfo `json:"template"`
+	DeviceIDs []string     `json:"device_ids"`
+	Since     time.Time    `json:"since"`
+}
+
+// FindDeployment reconciles a deploy request whose outcome is unknown with the controller's
+// own record. It returns the task the request started, or an empty id when the controller
+// has no such task or several (the workflow then leaves the outcome unknown). While a task
+// that could be it is still running it asks again every PollInterval, heartbeating, as
+// AwaitDeployment does; it only reads, so a retry on another worker is harmless.
+func (a *Activities) FindDeployment(ctx context.Context, in FindInput) (string, error) {
+	interval := a.PollInterval
+	if interval <= 0 {
+		interval = 5 * time.Second
+	}
+	failures := 0
+	for {
+		task, err := a.Controller.FindDeploy(ctx, in.Template, in.DeviceIDs, in.Since)
+		switch {
+		case err == nil:
+			return task, nil
+		case errors.Is(err, ErrNotFound), errors.Is(err, ErrAmbiguous):
+			activity.GetLogger(ctx).Warn("the deploy request's outcome stays unknown", "Error", err)
+			return "", nil
+		case errors.Is(err, ErrPending):
+			failures = 0
+		default:
+			if failures++; failures >= 5 || ctx.Err() != nil {
+				return "", upstreamError("looking for the deploy task", err)
+			}
+		}
+		activity.RecordHeartbeat(ctx, err.Error())
+		select {
+		case <-ctx.Done():
+			return "", upstreamError("looking for the deploy task", ctx.Err())
+		case <-time.After(interval):
+		}
+	}
 }
 
 // sendMarker is the heartbeat StartDeployment records, synchronously, before it sends the

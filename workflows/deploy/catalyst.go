@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gatehouse-mcp/gatehouse/adapters/catalystcenter"
 	"github.com/gatehouse-mcp/gatehouse/adapters/kit"
@@ -155,6 +156,50 @@ func (cc CatalystCenter) Task(ctx context.Context, taskID string) (TaskStatus, e
 	}
 	return TaskStatus{TaskID: taskID, Done: t.Done(), Failed: t.IsError, FailureReason: t.FailureReason,
 		DeploymentID: t.DeploymentID(), Progress: t.Progress}, nil
+}
+
+// FindDeploy implements Controller with the task search (GET /task, serviceType NCTP,
+// started since) and each finished task's deployment status: the deployment of this
+// template name and version to exactly these devices.
+func (cc CatalystCenter) FindDeploy(ctx context.Context, t TemplateInfo, deviceIDs []string, since time.Time) (string, error) {
+	tasks, err := cc.C.Tasks(ctx, "NCTP", since)
+	if err != nil {
+		return "", classify(err)
+	}
+	want := slices.Sorted(slices.Values(deviceIDs))
+	var found []string
+	pending := 0
+	for _, tk := range tasks {
+		if !tk.Done() {
+			pending++
+			continue
+		}
+		dep := tk.DeploymentID()
+		if dep == "" {
+			continue // not a template deployment (or one refused before it had one)
+		}
+		st, err := cc.C.DeployStatus(ctx, dep)
+		if err != nil {
+			return "", classify(err)
+		}
+		var got []string
+		for _, d := range st.Devices {
+			got = append(got, d.DeviceID)
+		}
+		slices.Sort(got)
+		if st.TemplateName == t.Name && st.TemplateVersion == strconv.Itoa(t.Version) && slices.Equal(got, want) {
+			found = append(found, tk.ID)
+		}
+	}
+	switch {
+	case len(found) > 1:
+		return "", fmt.Errorf("%w: Catalyst Center tasks %s all deployed %s to these devices", ErrAmbiguous, strings.Join(found, ", "), t)
+	case pending > 0:
+		return "", fmt.Errorf("%w: %d deploy tasks since %s are still running", ErrPending, pending, since.UTC().Format(time.RFC3339))
+	case len(found) == 1:
+		return found[0], nil
+	}
+	return "", fmt.Errorf("%w: no deploy task of %s to these devices since %s", ErrNotFound, t, since.UTC().Format(time.RFC3339))
 }
 
 // classify marks upstream answers a retry cannot change (4xx other than 401, 408 and 429)

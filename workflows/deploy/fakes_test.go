@@ -27,6 +27,12 @@ type fakeController struct {
 	unreachable map[string]bool
 	healthAfter map[string]int
 	polls       map[string]int
+	// lostBeforeActing: a deploy whose outcome is unknown was not acted on (the controller
+	// failed before starting anything); otherwise it was, and its task exists.
+	lostBeforeActing bool
+	// findPending makes the next FindDeploy calls answer ErrPending; finds counts the calls.
+	findPending int
+	finds       int
 }
 
 type fakeDeploy struct {
@@ -89,9 +95,10 @@ func (f *fakeController) Deploy(_ context.Context, versionID string, devices []s
 		err := f.deployErrs[0]
 		f.deployErrs = f.deployErrs[1:]
 		if err != nil {
-			if !errors.Is(err, deploy.ErrNotSent) && !errors.Is(err, deploy.ErrRefused) {
-				// The outcome is unknown: the controller did act on it.
-				f.deploys = append(f.deploys, fakeDeploy{VersionID: versionID, Devices: devices, Params: maps.Clone(params)})
+			if !errors.Is(err, deploy.ErrNotSent) && !errors.Is(err, deploy.ErrRefused) && !f.lostBeforeActing {
+				// The outcome is unknown to the caller: the controller did act on it.
+				f.deploys = append(f.deploys, fakeDeploy{VersionID: versionID, Devices: slices.Clone(devices), Params: maps.Clone(params),
+					TaskID: fmt.Sprintf("task-%d", len(f.deploys)+1)})
 			}
 			return "", err
 		}
@@ -117,6 +124,29 @@ func (f *fakeController) Task(_ context.Context, id string) (deploy.TaskStatus, 
 		st.Failed, st.FailureReason = true, reason
 	}
 	return st, nil
+}
+
+func (f *fakeController) FindDeploy(_ context.Context, t deploy.TemplateInfo, devices []string, _ time.Time) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.finds++
+	if f.findPending > 0 {
+		f.findPending--
+		return "", fmt.Errorf("%w: a task is running", deploy.ErrPending)
+	}
+	var found []string
+	for _, d := range f.deploys {
+		if d.VersionID == t.VersionID && slices.Equal(d.Devices, devices) {
+			found = append(found, d.TaskID)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return "", fmt.Errorf("%w: no task", deploy.ErrNotFound)
+	case 1:
+		return found[0], nil
+	}
+	return "", fmt.Errorf("%w: %v", deploy.ErrAmbiguous, found)
 }
 
 func (f *fakeController) deployed() []fakeDeploy {

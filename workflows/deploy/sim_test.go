@@ -122,6 +122,23 @@ func TestSimulatorsRejection(t *testing.T) {
 	}
 }
 
+// Catalyst Center starts the deployment but its answer is lost (504): the workflow does not
+// send the request again; it finds the task in Catalyst Center's task list, follows it, and
+// completes with exactly one deployment.
+func TestSimulatorsLostDeployAnswerIsReconciled(t *testing.T) {
+	h := newSimHarness(t)
+	req := h.sim.Request(t, "lon-b1-core-01")
+	h.sim.Catalyst.LoseNextDeployAnswer()
+	st := h.run(req, deploy.Approval{})
+	deps := h.sim.Catalyst.Deployments()
+	if st.State != deploy.StateCompleted || len(deps) != 1 || st.Deployment.TaskID != deps[0].TaskID || deps[0].Status != "SUCCESS" {
+		t.Fatalf("state %s (%s), deployment %+v, simulator %+v, steps %+v", st.State, st.LastError, st.Deployment, deps, st.Steps)
+	}
+	if stepOutcome(st, "deploy_reconciled") != "success" {
+		t.Errorf("steps %s", steps(st))
+	}
+}
+
 func TestSimulatorsDeployFailureRollsBack(t *testing.T) {
 	h := newSimHarness(t)
 	req := h.sim.Request(t, "lon-b1-core-01")

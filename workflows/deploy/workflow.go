@@ -294,7 +294,7 @@ func (r *run) execute(ctx workflow.Context) error {
 	r.setState(ctx, StateDeploying)
 	r.deploying = true
 	r.st.Deployment = &DeploymentRecord{Outcome: OutcomeRunning, Started: workflow.Now(ctx)}
-	if err := r.deploy(ctx, "deploy", r.st.Deployment, DeployInput{VersionID: v.Template.VersionID, DeviceIDs: req.DeviceIDs,
+	if err := r.deploy(ctx, "deploy", r.st.Deployment, v.Template, DeployInput{VersionID: v.Template.VersionID, DeviceIDs: req.DeviceIDs,
 		Parameters: req.Parameters, Key: r.st.WorkflowID + "/deploy"}); err != nil {
 		return r.canceledByTemporal(ctx, err)
 	}
@@ -378,8 +378,12 @@ func (r *run) awaitApproval(ctx workflow.Context) (bool, error) {
 // deploy sends one deploy request and follows its task, filling rec. The request is sent
 // again only when the previous attempt certainly did not send it. It returns an error only
 // when the workflow was canceled.
-func (r *run) deploy(ctx workflow.Context, what string, rec *DeploymentRecord, in DeployInput) error {
+func (r *run) deploy(ctx workflow.Context, what string, rec *DeploymentRecord, tmpl TemplateInfo, in DeployInput) error {
 	var task string
+	// A deploy task of ours starts after this (less the clocks' skew): reconcile looks no
+	// further back.
+	sending := workflow.Now(ctx).Add(-reconcileSkew)
+send:
 	for attempt := 1; ; attempt++ {
 		err := workflow.ExecuteActivity(r.startOptions(ctx), ActivityStartDeployment, in).Get(ctx, &task)
 		if err == nil {
@@ -402,6 +406,10 @@ func (r *run) deploy(ctx workflow.Context, what string, rec *DeploymentRecord, i
 		case ErrTypeDeployRefused:
 			rec.Outcome = OutcomeRefused
 		default:
+			if found := r.reconcile(ctx, what, FindInput{Template: tmpl, DeviceIDs: in.DeviceIDs, Since: sending}, err); found != "" {
+				task = found
+				break send
+			}
 			rec.Outcome = OutcomeUnknown
 		}
 		rec.FailureReason, rec.Ended = errText(err), workflow.Now(ctx)
@@ -432,6 +440,32 @@ func (r *run) deploy(ctx workflow.Context, what string, rec *DeploymentRecord, i
 	return nil
 }
 
+// reconcileSkew is how far before sending a deploy request reconcile looks for its task:
+// the controller's clock may be behind the workflow's.
+const reconcileSkew = 2 * time.Minute
+
+// reconcile asks the controller whether a deploy request whose answer was lost started a
+// deployment (FindDeployment): the task when exactly one deploy task since the request
+// matches its template version and devices, else "" and the outcome stays unknown. Workflows
+// that began before this existed skip it (workflow versioning keeps their replay intact).
+func (r *run) reconcile(ctx workflow.Context, what string, in FindInput, cause error) string {
+	if workflow.GetVersion(ctx, "reconcile-unknown-deploy", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return ""
+	}
+	r.step(ctx, what+"_unknown", "failure", errText(cause)+"; looking for its task in Catalyst Center")
+	var task string
+	err := workflow.ExecuteActivity(r.reconcileOptions(ctx), ActivityFindDeployment, in).Get(ctx, &task)
+	switch {
+	case err != nil:
+		r.step(ctx, what+"_reconciled", "failure", "Catalyst Center's tasks could not be searched: "+errText(err))
+	case task == "":
+		r.step(ctx, what+"_reconciled", "failure", "no single Catalyst Center deploy task of "+in.Template.String()+" to these devices")
+	default:
+		r.step(ctx, what+"_reconciled", "success", "the lost answer's deployment is Catalyst Center task "+task)
+	}
+	return task
+}
+
 // sendOutcome classifies a failed StartDeployment: not sent (a timeout without the send
 // marker counts), refused, or unknown.
 func sendOutcome(err error) string {
@@ -457,7 +491,7 @@ func (r *run) rollbackAndClose(ctx workflow.Context, v Validation, why string) e
 	if rb := r.in.Request.Rollback; rb != nil && v.Rollback != nil {
 		r.setState(ctx, StateRollingBack)
 		r.st.Rollback = &DeploymentRecord{Outcome: OutcomeRunning, Started: workflow.Now(ctx)}
-		if err := r.deploy(ctx, "rollback", r.st.Rollback, DeployInput{VersionID: v.Rollback.VersionID, DeviceIDs: r.in.Request.DeviceIDs,
+		if err := r.deploy(ctx, "rollback", r.st.Rollback, *v.Rollback, DeployInput{VersionID: v.Rollback.VersionID, DeviceIDs: r.in.Request.DeviceIDs,
 			Parameters: rb.Parameters, Key: r.st.WorkflowID + "/rollback"}); err != nil {
 			return r.canceledByTemporal(ctx, err)
 		}
@@ -699,6 +733,15 @@ func (r *run) startOptions(ctx workflow.Context) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 2 * time.Minute,
 		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 1},
+	})
+}
+
+// reconcileOptions: the search waits while a candidate task runs, for as long as a deploy
+// may take, heartbeating like the task poll.
+func (r *run) reconcileOptions(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: r.t.Deploy, ScheduleToCloseTimeout: r.t.Deploy, HeartbeatTimeout: r.t.Heartbeat,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: r.t.Retry, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second},
 	})
 }
 

@@ -90,6 +90,17 @@ func steps(st deploy.Status) string {
 	return strings.Join(s, " ")
 }
 
+// stepOutcome is the outcome of the last step named action ("" when there is none).
+func stepOutcome(st deploy.Status, action string) string {
+	out := ""
+	for _, x := range st.Steps {
+		if x.Action == action {
+			out = x.Outcome
+		}
+	}
+	return out
+}
+
 func TestNoApprovalDeploysAndClosesSuccessful(t *testing.T) {
 	h := newHarness(t)
 	st := h.run(deploy.Approval{})
@@ -463,16 +474,42 @@ func TestDeployNotSentIsRetried(t *testing.T) {
 	}
 }
 
+// A deploy request whose answer was lost but which the controller acted on is found among
+// the controller's tasks (asked again while a candidate task still runs) and followed to
+// its end: the deployment completes, with one deploy.
+func TestDeployOutcomeUnknownIsReconciled(t *testing.T) {
+	h := newHarness(t)
+	h.ctl.deployErrs = []error{errors.New("Catalyst Center: POST /deploy answered 504 Gateway Timeout")}
+	h.ctl.findPending = 2
+	st := h.run(deploy.Approval{})
+	if st.State != deploy.StateCompleted || st.Deployment.Outcome != deploy.OutcomeSucceeded || st.Deployment.TaskID != "task-1" {
+		t.Fatalf("%s %+v", st.State, st.Deployment)
+	}
+	if n := len(h.ctl.deployed()); n != 1 || h.ctl.finds != 3 {
+		t.Errorf("%d deploy requests acted on, %d searches", n, h.ctl.finds)
+	}
+	if stepOutcome(st, "deploy_reconciled") != "success" {
+		t.Errorf("steps %s", steps(st))
+	}
+}
+
+// A deploy request whose outcome is unknown and which no controller task matches is not sent
+// again (it could still be acted on) and not rolled back: the deployment ends failed with an
+// unknown outcome, and the change says what to check.
 func TestDeployOutcomeUnknownIsNotResent(t *testing.T) {
 	h := newHarness(t)
 	h.ctl.deployErrs = []error{errors.New("Catalyst Center: POST /deploy answered 502 Bad Gateway")}
+	h.ctl.lostBeforeActing = true
 	h.req.Rollback = &deploy.Rollback{TemplateID: "tmpl-ntp", TemplateVersion: 1, Parameters: map[string]string{"ntp_primary": "10.9.9.9"}}
 	st := h.run(deploy.Approval{})
 	if st.State != deploy.StateFailed || st.Deployment.Outcome != deploy.OutcomeUnknown || st.Rollback != nil {
 		t.Fatalf("%s %+v %+v", st.State, st.Deployment, st.Rollback)
 	}
-	if n := len(h.ctl.deployed()); n != 1 {
-		t.Errorf("%d deploy requests acted on", n)
+	if n := len(h.ctl.deployed()); n != 0 || h.ctl.finds != 1 {
+		t.Errorf("%d deploy requests acted on, %d searches", n, h.ctl.finds)
+	}
+	if stepOutcome(st, "deploy_reconciled") != "failure" {
+		t.Errorf("steps %s", steps(st))
 	}
 	c := h.chg.all()[0]
 	if c.CloseCode != "unsuccessful" || !strings.Contains(c.CloseNotes, "did not send the deploy request again") {

@@ -90,6 +90,7 @@ type Sim struct {
 	throttleLeft int
 	throttleWait time.Duration
 	failNext     []string // queued FailNextDeploy reasons
+	loseNext     int      // LoseNextDeployAnswer calls not yet used
 	seq          int      // for deterministic runtime ids
 	tasks        map[string]*task
 	deployments  []*deployment
@@ -145,6 +146,15 @@ func (s *Sim) FailNextDeploy(reason string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.failNext = append(s.failNext, reason)
+}
+
+// LoseNextDeployAnswer makes the next template deploy request start its deployment as usual
+// but answer 504 Gateway Timeout, as when a proxy in front of the controller gives up on a
+// slow answer: the client cannot know the deployment started. Calls queue up.
+func (s *Sim) LoseNextDeployAnswer() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.loseNext++
 }
 
 // Requests reports how many requests (of any outcome) hit a path starting with
@@ -335,6 +345,7 @@ func (s *Sim) buildRoutes() []route {
 		{http.MethodGet, v1 + "/template-programmer/template/deploy/status/{}", s.deployStatus},
 		{http.MethodGet, v1 + "/template-programmer/template/{}", s.getTemplate},
 		{http.MethodPost, "/dna/intent/api/v2/template-programmer/template/deploy", s.deployTemplate},
+		{http.MethodGet, v1 + "/task", s.listTasks},
 		{http.MethodGet, v1 + "/task/{}", s.getTask},
 		{http.MethodGet, v1 + "/network-device-poller/cli/legit-reads", s.legitReads},
 		{http.MethodPost, v1 + "/network-device-poller/cli/read-request", s.readRequest},

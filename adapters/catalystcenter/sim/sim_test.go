@@ -3,6 +3,7 @@ package sim
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -674,6 +675,54 @@ func TestDeployTaskProgression(t *testing.T) {
 	if d.Targets[0].TemplateVersion != 2 || d.Targets[0].Params["description"] != "AP uplink" ||
 		d.Targets[0].Rendered != "interface GigabitEthernet1/0/9\n description AP uplink\n no shutdown\n" {
 		t.Fatalf("target %+v", d.Targets[0])
+	}
+}
+
+// GET /task lists tasks by service type and start time, oldest first; a deploy whose answer
+// is lost (504) still started its task and deployment, and the list finds it.
+func TestTaskListAndLostDeployAnswer(t *testing.T) {
+	e := newEnv(t)
+	ntp := map[string]any{"ntp_primary": "10.0.0.1", "ntp_secondary": "10.0.0.2"}
+	first := e.deploy(tmplID("NTP-Servers"), uuidTarget("lon-b1-core-01", ntp))
+	e.clk.Advance(time.Minute)
+	since := e.clk.Now().UnixMilli()
+	e.sim.LoseNextDeployAnswer()
+	code, _, v := e.call(http.MethodPost, "/dna/intent/api/v2/template-programmer/template/deploy",
+		map[string]any{"templateId": tmplID("NTP-Servers"), "targetInfo": []any{uuidTarget("sjc-b-rtr-01", ntp)}})
+	if code != http.StatusGatewayTimeout {
+		t.Fatalf("lost answer: %d %v", code, v)
+	}
+	if deps := e.sim.Deployments(); len(deps) != 2 || !slices.Equal(deps[1].DeviceIDs, []string{devID("sjc-b-rtr-01")}) {
+		t.Fatalf("the deployment behind the lost answer did not start: %+v", deps)
+	}
+	list := func(q string) []any {
+		t.Helper()
+		return resp(e.get(v1 + "/task?" + q)).([]any)
+	}
+	all := list("serviceType=NCTP")
+	if len(all) != 2 || all[0].(map[string]any)["id"] != first {
+		t.Fatalf("all NCTP tasks: %v", all)
+	}
+	recent := list(fmt.Sprintf("serviceType=NCTP&startTime=%d", since))
+	if len(recent) != 1 || recent[0].(map[string]any)["id"] == first {
+		t.Fatalf("tasks since the lost answer: %v", recent)
+	}
+	lost := recent[0].(map[string]any)["id"].(string)
+	e.clk.Advance(deployDuration)
+	prog, _ := e.task(lost)["progress"].(string)
+	depID := strings.TrimPrefix(prog, "Template Deployemnt Id: ")
+	st := e.get(v1 + "/template-programmer/template/deploy/status/" + depID).(map[string]any)
+	if st["templateName"] != "NTP-Servers" || st["status"] != "SUCCESS" {
+		t.Fatalf("the lost deployment's status: %v", st)
+	}
+	if got := list("serviceType=CLI"); len(got) != 0 {
+		t.Fatalf("another service type: %v", got)
+	}
+	if got := list("serviceType=NCTP&offset=2&limit=1"); len(got) != 1 || got[0].(map[string]any)["id"] != lost {
+		t.Fatalf("offset 2, limit 1: %v", got)
+	}
+	if code, _, _ := e.call(http.MethodGet, v1+"/task?startTime=yesterday", nil); code != http.StatusBadRequest {
+		t.Fatalf("a bad startTime: %d", code)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -191,6 +192,11 @@ func (s *Sim) deployTemplate(w http.ResponseWriter, r *http.Request, _ []string)
 	dep.taskID = tk.id
 	s.tasks[tk.id] = tk
 	s.deployments = append(s.deployments, dep)
+	if s.loseNext > 0 {
+		s.loseNext--
+		apiError(w, http.StatusGatewayTimeout, "GatewayTimeout", "Gateway Timeout", "the upstream did not answer in time")
+		return
+	}
 	writeJSON(w, http.StatusAccepted, taskAccepted(tk))
 }
 
@@ -243,7 +249,68 @@ func (s *Sim) getTask(w http.ResponseWriter, _ *http.Request, args []string) {
 		apiError(w, http.StatusNotFound, "NotFound", "Task not found", fmt.Sprintf("No task with id %s", args[0]))
 		return
 	}
+	writeJSON(w, http.StatusOK, envelope(tk.json(s.opts.Now())))
+}
+
+// listTasks serves GET /task, the controller's task search: filters startTime and endTime
+// (epoch milliseconds, inclusive, on the task's start), serviceType, isError; offset (1-based)
+// and limit (default 500); sorted by startTime, oldest first.
+func (s *Sim) listTasks(w http.ResponseWriter, r *http.Request, _ []string) {
+	q := r.URL.Query()
+	num := func(name string, def int64) (int64, bool) {
+		v := q.Get(name)
+		if v == "" {
+			return def, true
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			apiError(w, http.StatusBadRequest, "BadRequest", "Invalid query parameter", fmt.Sprintf("%s must be a non-negative integer, got %q", name, v))
+			return 0, false
+		}
+		return n, true
+	}
+	from, ok1 := num("startTime", 0)
+	to, ok2 := num("endTime", 1<<62)
+	offset, ok3 := num("offset", 1)
+	limit, ok4 := num("limit", 500)
+	if !ok1 || !ok2 || !ok3 || !ok4 {
+		return
+	}
+	if offset < 1 {
+		offset = 1
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	now := s.opts.Now()
+	var list []*task
+	for _, tk := range s.tasks {
+		st := millis(tk.start)
+		if st < from || st > to || (q.Get("serviceType") != "" && tk.service != q.Get("serviceType")) {
+			continue
+		}
+		list = append(list, tk)
+	}
+	slices.SortFunc(list, func(a, b *task) int {
+		if c := a.start.Compare(b.start); c != 0 {
+			return c
+		}
+		return strings.Compare(a.id, b.id)
+	})
+	out, n := []map[string]any{}, int64(0)
+	for _, tk := range list {
+		m := tk.json(now)
+		if v := q.Get("isError"); v != "" && fmt.Sprint(m["isError"]) != v {
+			continue
+		}
+		if n++; n >= offset && int64(len(out)) < limit {
+			out = append(out, m)
+		}
+	}
+	writeJSON(w, http.StatusOK, envelope(out))
+}
+
+// json is the task as GET /task/{id} reports it at now.
+func (tk *task) json(now time.Time) map[string]any {
 	m := map[string]any{"id": tk.id, "rootId": tk.id, "serviceType": tk.service, "username": tk.username,
 		"instanceTenantId": tenantID, "startTime": millis(tk.start), "version": millis(tk.start),
 		"lastUpdate": millis(now), "isError": false}
@@ -265,7 +332,7 @@ func (s *Sim) getTask(w http.ResponseWriter, _ *http.Request, args []string) {
 		// The command runner reports its result file as a JSON document inside the progress string.
 		m["progress"] = fmt.Sprintf(`{"fileId":"%s"}`, tk.fileID)
 	}
-	writeJSON(w, http.StatusOK, envelope(m))
+	return m
 }
 
 // ---- command runner -----------------------------------------------------------------
