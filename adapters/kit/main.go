@@ -69,7 +69,14 @@ func run(ctx context.Context, a Adapter, args []string) error {
 	k8sRole := fs.String("vault-kubernetes-role", os.Getenv("GATEHOUSE_VAULT_KUBERNETES_ROLE"), "Vault role for Kubernetes auth")
 	level := fs.String("log-level", env("GATEHOUSE_LOG_LEVEL", "info"), "debug, info, warn, error")
 	format := fs.String("log-format", env("GATEHOUSE_LOG_FORMAT", "json"), "json (ECS) or console")
+	var tf TLSFlags
+	tf.register(fs)
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	// Checked before anything else starts: an adapter that would believe anyone's identity
+	// headers must not come up by accident.
+	if err := tf.check(); err != nil {
 		return err
 	}
 	log, err := ecslog.New(os.Stdout, "gatehouse-adapter-"+a.Name, *level, *format)
@@ -112,11 +119,15 @@ func run(ctx context.Context, a Adapter, args []string) error {
 	if err := a.Setup(ctx, s, up); err != nil {
 		return err
 	}
+	tlsCfg, err := tf.serverConfig(ctx, log)
+	if err != nil {
+		return err
+	}
 	l, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return err
 	}
-	return s.Run(ctx, l, 20*time.Second)
+	return s.Serve(ctx, l, 20*time.Second, tlsCfg)
 }
 
 // UseTLS applies an Upstream's TLS settings to a client.

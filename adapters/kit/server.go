@@ -10,6 +10,7 @@ package kit
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -114,15 +115,29 @@ func (s *Server) Handler() http.Handler {
 	return mux
 }
 
-// Run serves on lis until ctx ends, then drains in-flight calls for up to grace.
+// Run serves plain HTTP on lis until ctx ends, then drains in-flight calls for up to grace.
+// Plain HTTP believes identity headers from anyone who reaches lis: use Serve with the
+// edge's mTLS settings (TLSFlags) in production.
 func (s *Server) Run(ctx context.Context, lis net.Listener, grace time.Duration) error {
+	return s.Serve(ctx, lis, grace, nil)
+}
+
+// Serve is Run over TLS when tlsCfg is set (from TLSFlags or tlsfiles: certificates are
+// taken per handshake, so a rotated one is served without a restart).
+func (s *Server) Serve(ctx context.Context, lis net.Listener, grace time.Duration, tlsCfg *tls.Config) error {
 	if err := s.Err(); err != nil {
 		return err
 	}
-	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsCfg}
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(lis) }()
-	s.log.Info().Str("event.action", "start").Str("url.full", "http://"+lis.Addr().String()+Path).
+	scheme := "http"
+	if tlsCfg != nil {
+		scheme = "https"
+		go func() { errc <- hs.ServeTLS(lis, "", "") }()
+	} else {
+		go func() { errc <- hs.Serve(lis) }()
+	}
+	s.log.Info().Str("event.action", "start").Str("url.full", scheme+"://"+lis.Addr().String()+Path).
 		Int("gatehouse.tools", len(s.declared)).Msg("adapter listening")
 	select {
 	case err := <-errc:

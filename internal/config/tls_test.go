@@ -33,14 +33,14 @@ edge:
 func TestTLSValidationNamesTheField(t *testing.T) {
 	base := "public_url: https://mcp.example.com\noidc: {issuer: https://idp.example.com}\n"
 	for name, tc := range map[string]struct{ yaml, field string }{
-		"half pair": {"authz: {tls: {cert_file: /a}}\n", "authz.tls: cert_file and key_file"},
-		"sans without ca": {"authz: {tls: {cert_file: /a, key_file: /b, client_sans: [x]}}\n", "authz.tls.client_sans"},
+		"half pair":            {"authz: {tls: {cert_file: /a}}\n", "authz.tls: cert_file and key_file"},
+		"sans without ca":      {"authz: {tls: {cert_file: /a, key_file: /b, client_sans: [x]}}\n", "authz.tls.client_sans"},
 		"redirect without tls": {"edge: {tls: {redirect_listen: ':80'}}\n", "edge.tls.redirect_listen"},
 		"mtls with http upstream": {"servers: [{name: github, upstream: 'http://github:8080'}]\n" +
 			"authz: {tls: {cert_file: /a, key_file: /b}}\nedge: {mtls: {cert_file: /c, key_file: /d, ca_file: /e}}\n",
 			"servers[github].upstream: must be https"},
 		"mtls without authz tls": {"edge: {mtls: {cert_file: /c, key_file: /d, ca_file: /e}}\n", "authz.tls.cert_file: is required when edge.mtls"},
-		"mtls without ca": {"authz: {tls: {cert_file: /a, key_file: /b}}\nedge: {mtls: {cert_file: /c, key_file: /d}}\n", "edge.mtls.ca_file"},
+		"mtls without ca":        {"authz: {tls: {cert_file: /a, key_file: /b}}\nedge: {mtls: {cert_file: /c, key_file: /d}}\n", "edge.mtls.ca_file"},
 	} {
 		_, err := Parse([]byte(base + tc.yaml))
 		if err == nil || !strings.Contains(err.Error(), tc.field) {
