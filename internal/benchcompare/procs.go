@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -200,4 +201,57 @@ func (s *server) memory() (rss, hwm int64, err error) {
 // resetPeak resets VmHWM to the current RSS (clear_refs 5), so each run reports its own peak.
 func (s *server) resetPeak() {
 	_ = os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", s.cmd.Process.Pid), []byte("5"), 0o200)
+}
+
+// buckets reads a histogram's cumulative bucket counts by upper bound from /metrics.
+func (s *server) buckets(name string) map[float64]float64 {
+	out := map[float64]float64{}
+	if s.metrics == "" {
+		return out
+	}
+	resp, err := http.Get(s.metrics)
+	if err != nil {
+		return out
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<16), 1<<20)
+	prefix := name + `_bucket{le="`
+	for sc.Scan() {
+		rest, ok := strings.CutPrefix(sc.Text(), prefix)
+		if !ok {
+			continue
+		}
+		le, count, ok := strings.Cut(rest, `"} `)
+		if !ok {
+			continue
+		}
+		bound, err1 := strconv.ParseFloat(le, 64)
+		n, err2 := strconv.ParseFloat(count, 64)
+		if err1 == nil && err2 == nil {
+			out[bound] = n
+		}
+	}
+	return out
+}
+
+// quantileBound is the upper bound of the bucket holding quantile q of the observations
+// between two readings of a histogram (as histogram_quantile would place it, without
+// interpolation): the service's own time is at most this.
+func quantileBound(before, after map[float64]float64, q float64) float64 {
+	bounds := make([]float64, 0, len(after))
+	for b := range after {
+		bounds = append(bounds, b)
+	}
+	slices.Sort(bounds)
+	if len(bounds) == 0 {
+		return 0
+	}
+	total := after[bounds[len(bounds)-1]] - before[bounds[len(bounds)-1]]
+	for _, b := range bounds {
+		if total > 0 && after[b]-before[b] >= q*total {
+			return b
+		}
+	}
+	return bounds[len(bounds)-1]
 }
