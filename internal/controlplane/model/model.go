@@ -25,6 +25,26 @@ type Edge struct {
 	CORS              CORS
 	MaxBodyBytes      int
 	StreamIdleTimeout time.Duration
+	// TLS, when set, makes the listener terminate TLS (certificate over SDS).
+	TLS *ListenerTLS
+	// MTLS, when set, is the client certificate Envoy presents to every cluster with MTLS
+	// set, and the CA their certificates chain to (both over SDS).
+	MTLS *UpstreamMTLS
+}
+
+// ListenerTLS is the public listener's certificate and the plain-HTTP redirect.
+type ListenerTLS struct {
+	CertFile, KeyFile string
+	// Redirect, when set, is a plain-HTTP listener that redirects to https.
+	Redirect *Address
+	// RedirectPort is the https port redirects name (0: the scheme's default, 443).
+	RedirectPort uint32
+	HSTSMaxAge   time.Duration
+}
+
+// UpstreamMTLS is Envoy's client identity towards adapters and authz.
+type UpstreamMTLS struct {
+	CertFile, KeyFile, CAFile string
 }
 
 // Address is a host and port.
@@ -109,8 +129,12 @@ type Cluster struct {
 	Name    string
 	Address Address
 	// TLS upstreams must present a certificate for Address.Host that chains to CAFile.
-	TLS            bool
-	CAFile         string
+	TLS    bool
+	CAFile string
+	// MTLS makes Envoy present its client certificate (Edge.MTLS) and check the upstream's
+	// against Edge.MTLS's CA and SAN (a DNS name) instead of CAFile and the host.
+	MTLS           bool
+	SAN            string
 	HTTP2          bool
 	ConnectTimeout time.Duration
 	HealthCheck    HealthCheck
@@ -244,6 +268,9 @@ func Build(cfg *config.Config) (*Edge, error) {
 			})
 		}
 	}
+	if err := e.addTLS(cfg); err != nil {
+		return nil, err
+	}
 	// Everything else still passes ext_authz, which answers 404 for paths that name no server.
 	e.Routes = append(e.Routes, Route{
 		Name: "not-found", Kind: KindNotFound, Match: Match{Path: "/", Prefix: true},
@@ -304,4 +331,45 @@ func parseAddress(hostport string) (Address, error) {
 		return Address{}, fmt.Errorf("port %q: %w", port, err)
 	}
 	return Address{Host: host, Port: uint32(p)}, nil
+}
+
+// addTLS applies edge.tls and edge.mtls: the listener's certificate and redirect, and mTLS on
+// every adapter cluster and the authz gRPC cluster (the metadata cluster serves public
+// documents and health only, and stays as configured).
+func (e *Edge) addTLS(cfg *config.Config) error {
+	if t := cfg.Edge.TLS; t.Enabled() {
+		e.TLS = &ListenerTLS{CertFile: t.CertFile, KeyFile: t.KeyFile, HSTSMaxAge: t.HSTSMaxAge}
+		if t.RedirectListen != "" {
+			a, err := parseAddress(t.RedirectListen)
+			if err != nil {
+				return fmt.Errorf("edge.tls.redirect_listen: %w", err)
+			}
+			e.TLS.Redirect = &a
+		}
+		if u, err := url.Parse(cfg.PublicURL); err == nil && u.Port() != "" && u.Port() != "443" {
+			p, _ := strconv.ParseUint(u.Port(), 10, 16)
+			e.TLS.RedirectPort = uint32(p)
+		}
+	}
+	m := cfg.Edge.MTLS
+	if !m.Enabled() {
+		return nil
+	}
+	e.MTLS = &UpstreamMTLS{CertFile: m.CertFile, KeyFile: m.KeyFile, CAFile: m.CAFile}
+	for i := range e.Clusters {
+		c := &e.Clusters[i]
+		switch {
+		case c.Name == AuthzCluster:
+			c.TLS, c.MTLS, c.SAN = true, true, m.AuthzSAN
+			if c.SAN == "" {
+				c.SAN = c.Address.Host
+			}
+		case c.Name != AuthzHTTPCluster:
+			if !c.TLS {
+				return fmt.Errorf("cluster %s: edge.mtls needs an https upstream", c.Name)
+			}
+			c.MTLS, c.SAN = true, c.Address.Host
+		}
+	}
+	return nil
 }

@@ -1,6 +1,8 @@
 // Package xds translates the edge model (control-plane/model) into Envoy v3 resources: one
 // listener (listener.go) whose HTTP connection manager runs cors → ext_authz → router
-// (filters.go), one route configuration (routes.go), and the clusters (clusters.go). Every
+// (filters.go), one route configuration (routes.go), and the clusters (clusters.go); with
+// edge.tls/edge.mtls, the certificates as SDS secrets read from files (secrets.go), a TLS
+// listener, an http→https redirect listener, HSTS, and mTLS clusters. Every
 // inner config is validated before it is packed, and every snapshot is checked for
 // consistency (snapshot.go).
 package xds

@@ -1,6 +1,9 @@
 package xds
 
 import (
+	"fmt"
+	"time"
+
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
@@ -34,6 +37,14 @@ func Routes(e *model.Edge) (*routev3.RouteConfiguration, error) {
 	rc := &routev3.RouteConfiguration{
 		Name:         RouteName,
 		VirtualHosts: []*routev3.VirtualHost{vh},
+	}
+	if e.TLS != nil && e.TLS.HSTSMaxAge > 0 {
+		// Every response, including the edge's own (401, 404, health), tells browsers to use
+		// https only from now on.
+		rc.ResponseHeadersToAdd = []*corev3.HeaderValueOption{{
+			Header:       &corev3.HeaderValue{Key: "strict-transport-security", Value: HSTS(e.TLS.HSTSMaxAge)},
+			AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
+		}}
 	}
 	return rc, validate(rc)
 }
@@ -96,4 +107,31 @@ func joinComma(s []string) string {
 		out += x
 	}
 	return out
+}
+
+// HSTS is the Strict-Transport-Security value for maxAge.
+func HSTS(maxAge time.Duration) string {
+	return fmt.Sprintf("max-age=%d; includeSubDomains", int64(maxAge.Seconds()))
+}
+
+// redirectRoutes answers every plain-HTTP request with a 301 to the same URL on https.
+func redirectRoutes(t *model.ListenerTLS) *routev3.RouteConfiguration {
+	redirect := &routev3.RedirectAction{
+		SchemeRewriteSpecifier: &routev3.RedirectAction_HttpsRedirect{HttpsRedirect: true},
+		ResponseCode:           routev3.RedirectAction_MOVED_PERMANENTLY,
+	}
+	if t.RedirectPort != 0 {
+		redirect.PortRedirect = t.RedirectPort
+	}
+	return &routev3.RouteConfiguration{
+		Name: RedirectRouteName,
+		VirtualHosts: []*routev3.VirtualHost{{
+			Name: "https-redirect", Domains: []string{"*"},
+			Routes: []*routev3.Route{{
+				Name:   "https-redirect",
+				Match:  &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: "/"}},
+				Action: &routev3.Route_Redirect{Redirect: redirect},
+			}},
+		}},
+	}
 }

@@ -23,6 +23,10 @@ func Translate(e *model.Edge) (Resources, error) {
 	if err != nil {
 		return nil, fmt.Errorf("routes: %w", err)
 	}
+	redirect, err := RedirectListener(e)
+	if err != nil {
+		return nil, fmt.Errorf("redirect listener: %w", err)
+	}
 	cs, err := Clusters(e)
 	if err != nil {
 		return nil, fmt.Errorf("clusters: %w", err)
@@ -30,6 +34,9 @@ func Translate(e *model.Edge) (Resources, error) {
 	res := Resources{
 		resource.ListenerType: {l},
 		resource.RouteType:    {r},
+	}
+	if redirect != nil {
+		res[resource.ListenerType] = append(res[resource.ListenerType], redirect)
 	}
 	for _, c := range cs {
 		res[resource.ClusterType] = append(res[resource.ClusterType], c)

@@ -22,6 +22,7 @@ import (
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	listenerservice "github.com/envoyproxy/go-control-plane/envoy/service/listener/v3"
 	routeservice "github.com/envoyproxy/go-control-plane/envoy/service/route/v3"
+	secretservice "github.com/envoyproxy/go-control-plane/envoy/service/secret/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	serverv3 "github.com/envoyproxy/go-control-plane/pkg/server/v3"
@@ -134,15 +135,32 @@ func (s *Server) Reload(ctx context.Context) (bool, error) {
 	}
 	sum := sha256.Sum256(data)
 	hash := hex.EncodeToString(sum[:])
+	_, edge, res, err := Build(data)
+	if err != nil {
+		s.mu.Lock()
+		same := hash == s.lastHash
+		s.mu.Unlock()
+		if same {
+			return false, nil
+		}
+		return false, s.refuse(fmt.Errorf("%s: %w", s.path, err), hash)
+	}
+	// The certificate files are part of what is served (SDS): a rotated file changes the
+	// hash, so the new secret is pushed and Envoy swaps it in without a restart.
+	secrets, raw, err := xds.Secrets(edge, os.ReadFile)
+	if err != nil {
+		return false, s.refuse(fmt.Errorf("%s: %w", s.path, err), "")
+	}
+	if len(secrets) > 0 {
+		all := sha256.Sum256(append(append([]byte{}, data...), raw...))
+		hash = hex.EncodeToString(all[:])
+		res[resource.SecretType] = secrets
+	}
 	s.mu.Lock()
 	same := hash == s.lastHash
 	s.mu.Unlock()
 	if same {
 		return false, nil
-	}
-	_, _, res, err := Build(data)
-	if err != nil {
-		return false, s.refuse(fmt.Errorf("%s: %w", s.path, err), hash)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -277,6 +295,7 @@ func (s *Server) Run(ctx context.Context, grpcLis, httpLis net.Listener, interva
 	listenerservice.RegisterListenerDiscoveryServiceServer(g, xdsServer)
 	routeservice.RegisterRouteDiscoveryServiceServer(g, xdsServer)
 	clusterservice.RegisterClusterDiscoveryServiceServer(g, xdsServer)
+	secretservice.RegisterSecretDiscoveryServiceServer(g, xdsServer)
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
