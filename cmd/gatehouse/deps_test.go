@@ -22,6 +22,9 @@ func devOnly(importPath string) string {
 		return "development code (internal/dev)"
 	case strings.HasSuffix(importPath, "/sim") || strings.Contains(importPath, "/sim/"):
 		return "an upstream simulator"
+	case strings.HasPrefix(importPath, "k8s.io/") || strings.HasPrefix(importPath, "sigs.k8s.io/") ||
+		strings.HasPrefix(importPath, "github.com/compose-spec/"):
+		return "a deployment-file checker (deploy/ tests only)"
 	}
 	return ""
 }
