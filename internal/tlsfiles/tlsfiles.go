@@ -41,12 +41,17 @@ func Load(f Files) (*Source, error) {
 	if f.CertFile == "" || f.KeyFile == "" {
 		return nil, errors.New("tls: cert_file and key_file are required")
 	}
-	s := &Source{files: f}
+	s := New(f)
 	if _, err := s.Reload(); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
+
+// New is a Source that has read nothing yet, for servers that must be configured before
+// their start-up reads the files (call Reload before serving: until then every handshake
+// fails).
+func New(f Files) *Source { return &Source{files: f} }
 
 // Reload re-reads the files and, if any changed and all are valid, switches to them. Invalid
 // new files leave the current material in use and return the error.
@@ -131,6 +136,9 @@ func (s *Source) ServerConfig() *tls.Config {
 		s.mu.RLock()
 		cert, pool := s.cert, s.pool
 		s.mu.RUnlock()
+		if cert == nil {
+			return nil, errors.New("tls: no certificate loaded yet")
+		}
 		// ALPN here, since this config replaces the one http.Server and gRPC added theirs to.
 		c := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{*cert}, NextProtos: []string{"h2", "http/1.1"}}
 		if pool != nil {

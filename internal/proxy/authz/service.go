@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
@@ -26,6 +27,7 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/internal/proxy/extproc"
 	"github.com/gatehouse-mcp/gatehouse/internal/proxy/oidc"
 	"github.com/gatehouse-mcp/gatehouse/internal/proxy/policy"
+	"github.com/gatehouse-mcp/gatehouse/internal/tlsfiles"
 )
 
 // Service is the whole authz process: the gRPC ext_authz server, the HTTP server (metadata,
@@ -39,6 +41,7 @@ type Service struct {
 	Registry *prometheus.Registry
 
 	grpc   *grpc.Server
+	certs  *tlsfiles.Source // authz.tls, nil without it
 	health *health.Server
 	http   *http.Server
 }
@@ -55,8 +58,13 @@ func NewService(cfg *config.Config, log zerolog.Logger, opts oidc.Options) *Serv
 		Config: cfg, Log: log, Verifier: v, Policies: eng, Registry: reg,
 		Authz: New(cfg, v, eng, log, NewMetrics(reg)),
 	}
-	s.grpc = grpc.NewServer(append(GRPCServerOptions(cfg), grpc.UnaryInterceptor(recoverer(log)),
-		grpc.InTapHandle(s.Authz.Admit))...)
+	srvOpts := append(GRPCServerOptions(cfg), grpc.UnaryInterceptor(recoverer(log)), grpc.InTapHandle(s.Authz.Admit))
+	if t := cfg.Authz.TLS; t.Enabled() {
+		// Read in Run (a bad file is a start-up error there) and re-read while serving.
+		s.certs = tlsfiles.New(tlsfiles.Files{CertFile: t.CertFile, KeyFile: t.KeyFile, CAFile: t.ClientCAFile, PeerSANs: t.ClientSANs})
+		srvOpts = append(srvOpts, grpc.Creds(credentials.NewTLS(s.certs.ServerConfig())))
+	}
+	s.grpc = grpc.NewServer(srvOpts...)
 	authv3.RegisterAuthorizationServer(s.grpc, s.Authz)
 	// The response side (ext_proc) on the same port: Envoy and the dev edge call both.
 	(&extproc.Server{Guard: s.Authz, OnError: func(err error) {
@@ -123,6 +131,9 @@ func (s *Service) Run(ctx context.Context, grpcLis, httpLis net.Listener) error 
 	}
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
+	if err := s.startTLS(bg); err != nil {
+		return err
+	}
 	go s.Verifier.Run(bg)
 	if _, err := s.Policies.Reload(ctx); err != nil {
 		s.Log.Error().Err(err).Msg("initial policy load failed; denying every request until a valid policy is in place")
