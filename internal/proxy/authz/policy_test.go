@@ -478,7 +478,8 @@ func TestFailClosed(t *testing.T) {
 				t.Errorf("metrics lack %s", m)
 			}
 		}
-		if n := strings.Count(h.logs.String(), "did not finish within policy.eval_timeout"); n != 1 {
+		// The three timeouts take well under a second, but may straddle the limiter's second.
+		if n := strings.Count(h.logs.String(), "did not finish within policy.eval_timeout"); n < 1 || n > 2 {
 			t.Errorf("the overload warning was logged %d times, want at most once a second", n)
 		}
 	})
