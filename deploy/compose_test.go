@@ -239,3 +239,41 @@ func TestComposeTokenCommandIsDocumented(t *testing.T) {
 		t.Error("the documented token command logs in as no user Dex has")
 	}
 }
+
+// The root gatehouse.yaml is for running Gatehouse by hand against a local Dex, and says so:
+// its issuer is compose's Dex, the Dex command in its comments serves that issuer with a
+// client Dex has, and every server accepts Dex's tokens (Dex's client ids as audiences, no
+// at_hash refusal), as its comments say.
+func TestRootConfigAgreesWithItsComments(t *testing.T) {
+	b, err := os.ReadFile(repo("gatehouse.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(b)
+	cfg, err := config.Load(repo("gatehouse.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, dex := composeDex(t, loadCompose(t))
+	if cfg.OIDC.Issuer != dex.Issuer {
+		t.Errorf("gatehouse.yaml's issuer %s is not compose's Dex (%s)", cfg.OIDC.Issuer, dex.Issuer)
+	}
+	if !strings.Contains(text, "-issuer "+cfg.OIDC.Issuer+" ") {
+		t.Errorf("the Dex command in gatehouse.yaml's comments does not serve %s", cfg.OIDC.Issuer)
+	}
+	var ids []string
+	for _, cl := range dex.StaticClients {
+		ids = append(ids, cl.ID)
+		if !cl.Public && !strings.Contains(text, "-client-id "+cl.ID+" -client-secret "+cl.Secret) {
+			t.Errorf("the Dex command in gatehouse.yaml's comments does not run client %s as compose's Dex has it", cl.ID)
+		}
+	}
+	if cfg.OIDC.IDTokenClaims == nil || len(*cfg.OIDC.IDTokenClaims) != 0 {
+		t.Error("oidc.id_token_claims is not []: Dex's access tokens (with at_hash) would be refused")
+	}
+	for _, s := range cfg.Servers {
+		if len(s.Audiences) == 0 || !slices.ContainsFunc(s.Audiences, func(a string) bool { return slices.Contains(ids, a) }) {
+			t.Errorf("server %s accepts %v; Dex's tokens carry a client id %v", s.Name, s.Audiences, ids)
+		}
+	}
+}

@@ -3,10 +3,12 @@ package gatehouse
 import (
 	"bytes"
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -18,6 +20,7 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/adapters/kit"
 	"github.com/gatehouse-mcp/gatehouse/internal/catalog"
 	"github.com/gatehouse-mcp/gatehouse/internal/cli/clitest"
+	"github.com/gatehouse-mcp/gatehouse/internal/dev/issuer"
 	"github.com/gatehouse-mcp/gatehouse/internal/ecslog/ecslogtest"
 	"github.com/gatehouse-mcp/gatehouse/internal/testkit"
 )
@@ -307,4 +310,43 @@ func TestCatalogCheck(t *testing.T) {
 		!strings.Contains(r.Stderr, "1 tool definitions differ") {
 		t.Fatalf("check against a stale pin: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
 	}
+}
+
+// `gatehouse authz --config gatehouse.yaml` says in one plain line what it is waiting for
+// while its issuer does not answer, and says so again when it is ready.
+func TestAuthzSaysWhatItIsWaitingFor(t *testing.T) {
+	var idp atomic.Pointer[http.Handler]
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h := idp.Load(); h != nil {
+			(*h).ServeHTTP(w, r)
+			return
+		}
+		http.Error(w, "the IdP is down", http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	path := authzConfig(t, testkit.Root("policies"), "2s")
+	cfg, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const rootIssuer = "issuer: http://localhost:5556/dex"
+	if !strings.Contains(string(cfg), rootIssuer) {
+		t.Fatalf("gatehouse.yaml no longer has %q", rootIssuer)
+	}
+	if err := os.WriteFile(path, []byte(strings.Replace(string(cfg), rootIssuer, "issuer: "+srv.URL, 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, stop := startAuthz(t, path)
+	defer stop()
+	waitFor(t, out, "not ready, waiting for the OIDC issuer "+srv.URL)
+	if strings.Contains(out.String(), "ready: the policy is in service") {
+		t.Fatalf("ready without the issuer's keys:\n%s", out.String())
+	}
+	iss, err := issuer.New(issuer.Options{URL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := iss.Handler()
+	idp.Store(&h)
+	waitFor(t, out, "ready: the policy is in service and the issuer's keys are fetched")
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -180,9 +181,19 @@ func (s *Service) shutdown() {
 func (s *Service) watchReadiness(ctx context.Context) {
 	t := time.NewTicker(200 * time.Millisecond)
 	defer t.Stop()
-	last := false
+	last, lastWaiting := false, "-"
 	for {
 		ready := s.Authz.Ready()
+		// Say once, in plain words, what the service is waiting for (and when it is ready):
+		// an operator starting it by hand otherwise sees only refused tokens.
+		if w := s.waitingFor(); w != lastWaiting {
+			if w == "" {
+				s.Log.Info().Str("event.action", "ready").Msg("ready: the policy is in service and the issuer's keys are fetched")
+			} else {
+				s.Log.Warn().Str("event.action", "not-ready").Msg("not ready, waiting for " + w + "; every request is denied until then")
+			}
+			lastWaiting = w
+		}
 		if ready != last {
 			st := healthpb.HealthCheckResponse_NOT_SERVING
 			if ready {
@@ -214,4 +225,16 @@ func verifierConfig(c config.OIDC) oidc.Config {
 			Email: c.Claims.Email, ClientID: c.Claims.ClientID},
 		TokenCacheSize: c.TokenCacheSize,
 	}
+}
+
+// waitingFor names what keeps the service from being ready, or "" when nothing does.
+func (s *Service) waitingFor() string {
+	var w []string
+	if !s.Verifier.Ready() {
+		w = append(w, fmt.Sprintf("the OIDC issuer %s (its discovery document and signing keys)", s.Config.OIDC.Issuer))
+	}
+	if !s.Policies.Ready() {
+		w = append(w, fmt.Sprintf("a policy in %s that compiles and passes its own tests", s.Config.Policy.Dir))
+	}
+	return strings.Join(w, " and ")
 }
