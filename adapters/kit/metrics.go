@@ -1,6 +1,10 @@
 package kit
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // Metrics are the adapter-side metrics listed in docs/architecture.md (Logs and metrics).
 type Metrics struct {
@@ -8,6 +12,7 @@ type Metrics struct {
 	toolDuration *prometheus.HistogramVec
 	upstream     *prometheus.CounterVec
 	secretReads  *prometheus.CounterVec
+	vaultOps     *prometheus.HistogramVec
 }
 
 func newMetrics(reg prometheus.Registerer) *Metrics {
@@ -25,7 +30,21 @@ func newMetrics(reg prometheus.Registerer) *Metrics {
 		secretReads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatehouse_secret_reads_total", Help: "Secret reads from the secret source, by outcome (hit, miss, error).",
 		}, []string{"outcome"}),
+		// Per Vault call, so that a failing renewal or login shows before the token expires.
+		vaultOps: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "gatehouse_vault_operation_duration_seconds", Help: "Vault calls by operation (login, lookup, renew, read) and outcome (success, error).",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"operation", "outcome"}),
 	}
-	reg.MustRegister(m.toolCalls, m.toolDuration, m.upstream, m.secretReads)
+	reg.MustRegister(m.toolCalls, m.toolDuration, m.upstream, m.secretReads, m.vaultOps)
 	return m
+}
+
+// vaultOp records one Vault call that started at start.
+func (m *Metrics) vaultOp(op string, start time.Time, err error) {
+	outcome := "success"
+	if err != nil {
+		outcome = "error"
+	}
+	m.vaultOps.WithLabelValues(op, outcome).Observe(time.Since(start).Seconds())
 }

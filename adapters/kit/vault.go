@@ -110,7 +110,10 @@ func (v *VaultSource) authenticate(ctx context.Context) error {
 			return errors.New("vault: token auth needs a token (VAULT_TOKEN)")
 		}
 		v.client.SetToken(tok)
-		if _, err := v.client.Auth().Token().LookupSelfWithContext(ctx); err != nil {
+		start := time.Now()
+		_, err := v.client.Auth().Token().LookupSelfWithContext(ctx)
+		v.metrics.vaultOp("lookup", start, err)
+		if err != nil {
 			return fmt.Errorf("vault: token lookup: %w", err)
 		}
 		return nil
@@ -137,7 +140,9 @@ func (v *VaultSource) authenticate(ctx context.Context) error {
 
 func (v *VaultSource) loginWith(ctx context.Context, path string, body map[string]any) error {
 	v.client.ClearToken()
+	start := time.Now()
 	s, err := v.client.Logical().WriteWithContext(ctx, path, body)
+	v.metrics.vaultOp("login", start, err)
 	if err != nil {
 		return fmt.Errorf("vault: login at %s: %w", path, err)
 	}
@@ -191,7 +196,13 @@ func (v *VaultSource) Get(ctx context.Context, name string) (Secret, error) {
 }
 
 func (v *VaultSource) read(ctx context.Context, name string) (Secret, error) {
+	start := time.Now()
 	kv, err := v.client.KVv2(v.cfg.Mount).Get(ctx, v.cfg.Prefix+name)
+	if errors.Is(err, vault.ErrSecretNotFound) {
+		v.metrics.vaultOp("read", start, nil) // Vault answered; the secret is missing
+	} else {
+		v.metrics.vaultOp("read", start, err)
+	}
 	if errors.Is(err, vault.ErrSecretNotFound) {
 		return nil, fmt.Errorf("%w: %s/%s%s", ErrSecretNotFound, v.cfg.Mount, v.cfg.Prefix, name)
 	}
@@ -239,7 +250,9 @@ func (v *VaultSource) Run(ctx context.Context) {
 // renewOnce renews (or logs in again) once the token is past half its life, and returns how
 // long to wait before the next check.
 func (v *VaultSource) renewOnce(ctx context.Context) time.Duration {
+	start := time.Now()
 	self, err := v.client.Auth().Token().LookupSelfWithContext(ctx)
+	v.metrics.vaultOp("lookup", start, err)
 	if err != nil {
 		if isForbidden(err) && v.relogin(ctx) == nil {
 			return time.Second
@@ -264,7 +277,9 @@ func (v *VaultSource) renewOnce(ctx context.Context) time.Duration {
 		return ttl - half
 	}
 	if renewable, _ := self.TokenIsRenewable(); renewable {
+		start := time.Now()
 		s, err := v.client.Auth().Token().RenewSelfWithContext(ctx, 0)
+		v.metrics.vaultOp("renew", start, err)
 		if err == nil && s != nil && s.Auth != nil {
 			if lease := time.Duration(s.Auth.LeaseDuration) * time.Second; lease > half {
 				v.log.Debug().Str("event.action", "vault-renew").Msg("Vault token renewed")

@@ -186,3 +186,56 @@ func TestRealVault(t *testing.T) {
 		t.Fatalf("missing secret: %v", err)
 	}
 }
+
+// Every Vault call is counted by operation and outcome, so that an operator sees failing
+// logins or renewals before the token runs out (gatehouse_vault_operation_duration_seconds).
+func TestVaultOperationsAreCounted(t *testing.T) {
+	double := vaulttest.New(vaulttest.Options{})
+	srv := httptest.NewServer(double)
+	defer srv.Close()
+	double.AddAppRole("catalyst-center", "role-123", "secret-456", "adapters")
+	double.Put("gatehouse/catalyst-center", map[string]any{"username": "admin", "password": "pw"})
+	reg := prometheus.NewRegistry()
+	m := kit.NewServer(kit.Options{Name: "t", Registry: reg}).Metrics
+	dir := t.TempDir()
+	cfg := kit.VaultConfig{Address: srv.URL, Auth: "approle",
+		RoleIDFile: writeFile(t, dir, "role_id", "role-123"), SecretIDFile: writeFile(t, dir, "secret_id", "secret-456")}
+	ctx := context.Background()
+	src, err := kit.NewVaultSource(ctx, cfg, m, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.Get(ctx, "catalyst-center"); err != nil {
+		t.Fatal(err)
+	}
+	cfg.SecretIDFile = writeFile(t, dir, "bad", "wrong")
+	if _, err := kit.NewVaultSource(ctx, cfg, m, zerolog.Nop()); err == nil {
+		t.Fatal("wrong secret_id accepted")
+	}
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]uint64{}
+	for _, f := range fams {
+		if f.GetName() != "gatehouse_vault_operation_duration_seconds" {
+			continue
+		}
+		for _, s := range f.GetMetric() {
+			var op, outcome string
+			for _, l := range s.GetLabel() {
+				switch l.GetName() {
+				case "operation":
+					op = l.GetValue()
+				case "outcome":
+					outcome = l.GetValue()
+				}
+			}
+			got[op+"/"+outcome] = s.GetHistogram().GetSampleCount()
+		}
+	}
+	want := map[string]uint64{"login/success": 1, "login/error": 1, "read/success": 1}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("vault operations %v, want %v", got, want)
+	}
+}

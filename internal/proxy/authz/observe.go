@@ -13,6 +13,7 @@ type Metrics struct {
 	duration      prometheus.Histogram
 	queue         prometheus.Histogram
 	authnFailures *prometheus.CounterVec
+	authn         *prometheus.HistogramVec
 	policyErrors  prometheus.Counter
 	queueTimeouts prometheus.Counter
 	evalTimeouts  prometheus.Counter
@@ -44,6 +45,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "gatehouse_authn_failures_total",
 			Help: "Requests refused at authentication, by reason.",
 		}, []string{"reason"}),
+		authn: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "gatehouse_authn_duration_seconds",
+			Help: "Bearer token verifications by outcome (success, failure, unavailable): rates and response times of authentication.",
+			// A cached token verifies in microseconds; a key fetch from the IdP takes milliseconds.
+			Buckets: []float64{.00001, .000025, .00005, .0001, .00025, .0005, .001, .005, .025, .1, .5, 2},
+		}, []string{"outcome"}),
 		policyErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "gatehouse_authz_policy_errors_total",
 			Help: "Policy evaluations that failed (error or timeout) and so denied.",
@@ -71,7 +78,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.decisions, m.duration, m.queue, m.authnFailures, m.policyErrors, m.queueTimeouts, m.evalTimeouts, m.headerChecks, m.listed, m.drift)
+		reg.MustRegister(m.decisions, m.duration, m.queue, m.authnFailures, m.authn, m.policyErrors, m.queueTimeouts, m.evalTimeouts, m.headerChecks, m.listed, m.drift)
 	}
 	return m
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 
@@ -121,17 +122,22 @@ func (s *Server) authnStage(ctx context.Context, r *request) *Verdict {
 	if err != nil {
 		return unauthenticated("malformed_header", s.challenge(r, "invalid_request", err.Error()), err.Error())
 	}
+	start := time.Now()
 	id, err := s.verifier.Verify(ctx, raw, s.cfg.ServerAudiences(r.srv))
 	if err != nil {
 		var te *oidc.TokenError
 		if !errors.As(err, &te) {
+			s.metrics.authn.WithLabelValues("unavailable").Observe(time.Since(start).Seconds())
 			return unavailable("error", "the token could not be checked; try again shortly")
 		}
 		if te.Unavailable() {
+			s.metrics.authn.WithLabelValues("unavailable").Observe(time.Since(start).Seconds())
 			return unavailable(te.Reason, "the identity provider's keys are not available; try again shortly")
 		}
+		s.metrics.authn.WithLabelValues("failure").Observe(time.Since(start).Seconds())
 		return unauthenticated(te.Reason, s.challenge(r, "invalid_token", te.Description), te.Description)
 	}
+	s.metrics.authn.WithLabelValues("success").Observe(time.Since(start).Seconds())
 	r.identity = id
 	return nil
 }
