@@ -1,7 +1,9 @@
 package deploy_test
 
 import (
+	"context"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"os"
@@ -10,7 +12,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	"github.com/rs/zerolog"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
@@ -28,6 +33,9 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/config"
+	"github.com/gatehouse-mcp/gatehouse/internal/controlplane/model"
+	"github.com/gatehouse-mcp/gatehouse/internal/controlplane/xds"
+	"github.com/gatehouse-mcp/gatehouse/internal/proxy/policy"
 )
 
 // These tests prove the Kubernetes manifests with the code a cluster would run on them: the
@@ -373,5 +381,132 @@ func TestKubernetesCrossChecks(t *testing.T) {
 				t.Errorf("policies/%s is not in the gatehouse-policies ConfigMap", n)
 			}
 		}
+	}
+}
+
+// With the Kubernetes config, the control plane gives Envoy the authz cluster as STRICT_DNS
+// with round robin: every address the headless authz Service resolves to is a host, so Checks
+// spread over every replica instead of riding one connection to one pod.
+func TestAuthzClusterSpreadsOverReplicas(t *testing.T) {
+	m := build(t, repo("deploy", "kubernetes"))
+	cfg, err := config.Load(repo("deploy", "kubernetes", "gatehouse.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	edge, err := model.Build(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clusters, err := xds.Clusters(edge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{model.AuthzCluster, model.AuthzHTTPCluster} {
+		i := slices.IndexFunc(clusters, func(c *clusterv3.Cluster) bool { return c.GetName() == name })
+		if i < 0 {
+			t.Fatalf("no cluster %s", name)
+		}
+		c := clusters[i]
+		if c.GetType() != clusterv3.Cluster_STRICT_DNS || c.GetLbPolicy() != clusterv3.Cluster_ROUND_ROBIN {
+			t.Errorf("cluster %s is %s/%s; want STRICT_DNS/ROUND_ROBIN", name, c.GetType(), c.GetLbPolicy())
+		}
+		host := c.GetLoadAssignment().GetEndpoints()[0].GetLbEndpoints()[0].GetEndpoint().GetAddress().GetSocketAddress().GetAddress()
+		if s := m.services[host]; s == nil || s.Spec.ClusterIP != corev1.ClusterIPNone {
+			t.Errorf("cluster %s resolves %s, which is not a headless Service", name, host)
+		}
+	}
+}
+
+// projectConfigMap writes data as kubelet's atomic writer does: the files in a timestamped
+// directory, "..data" a symlink to it, each key a symlink through "..data". An update writes a
+// new directory, swaps "..data" with one rename, and removes the old directory.
+func projectConfigMap(t *testing.T, root, version string, data map[string]string) {
+	t.Helper()
+	dir := filepath.Join(root, "..2026_12_01_"+version)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range data {
+		if err := os.WriteFile(filepath.Join(dir, k), []byte(v), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old, _ := os.Readlink(filepath.Join(root, "..data"))
+	tmp := filepath.Join(root, "..data_tmp")
+	if err := os.Symlink(filepath.Base(dir), tmp); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(root, "..data")); err != nil {
+		t.Fatal(err)
+	}
+	for k := range data {
+		if _, err := os.Lstat(filepath.Join(root, k)); err != nil {
+			if err := os.Symlink(filepath.Join("..data", k), filepath.Join(root, k)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if old != "" {
+		if err := os.RemoveAll(filepath.Join(root, old)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// A policy edit reaches running authz pods without a rollout: authz mounts the stable-named
+// ConfigMap as a directory at policy.dir, and its reload loop follows kubelet's "..data"
+// swap to the new revision. The ConfigMap is the one kustomize builds.
+func TestPolicyConfigMapUpdateReloadsWithoutRollout(t *testing.T) {
+	m := build(t, repo("deploy", "kubernetes"))
+	cfg, err := config.Load(repo("deploy", "kubernetes", "gatehouse.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mounted := false
+	spec := m.deployments["authz"].Spec.Template.Spec
+	for _, v := range spec.Volumes {
+		if v.ConfigMap == nil || v.ConfigMap.Name != "gatehouse-policies" {
+			continue
+		}
+		for _, vm := range spec.Containers[0].VolumeMounts {
+			if vm.Name == v.Name && vm.MountPath == cfg.Policy.Dir && vm.SubPath == "" {
+				mounted = true // a subPath mount would never see an update
+			}
+		}
+	}
+	if !mounted {
+		t.Fatalf("authz does not mount ConfigMap gatehouse-policies as a directory at policy.dir %s", cfg.Policy.Dir)
+	}
+
+	data := m.configMaps["gatehouse-policies"].Data
+	root := t.TempDir()
+	projectConfigMap(t, root, "v1", data)
+	eng := policy.NewEngine(root, 20*time.Millisecond, zerolog.Nop(), nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go eng.Run(ctx)
+	waitRevision := func(not string) string {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			if r := eng.Current(); r != nil && r.ID != not {
+				return r.ID
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no revision other than %q in service; last error: %v", not, eng.LastError())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	first := waitRevision("")
+
+	edited := maps.Clone(data)
+	edited["data.json"] = strings.Replace(data["data.json"], `"group_roles": {`, `"group_roles": {"noc": ["network-engineers"],`, 1)
+	if edited["data.json"] == data["data.json"] {
+		t.Fatal("policies/data.json has no group_roles to edit")
+	}
+	projectConfigMap(t, root, "v2", edited)
+	if second := waitRevision(first); second == first {
+		t.Fatal("the same revision after the update")
 	}
 }
