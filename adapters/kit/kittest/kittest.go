@@ -6,6 +6,7 @@ package kittest
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"testing"
 	"time"
 
@@ -18,7 +19,18 @@ import (
 // protocol version, sends headers on every request, and closes it when the test ends.
 func Connect(tb testing.TB, url, version string, headers map[string]string) *client.Client {
 	tb.Helper()
-	tr, err := transport.NewStreamableHTTP(url, transport.WithHTTPHeaders(headers))
+	return ConnectWith(tb, nil, url, version, headers)
+}
+
+// ConnectWith is Connect over hc (nil: the default client), e.g. one presenting a client
+// certificate to an adapter that requires mTLS.
+func ConnectWith(tb testing.TB, hc *http.Client, url, version string, headers map[string]string) *client.Client {
+	tb.Helper()
+	opts := []transport.StreamableHTTPCOption{transport.WithHTTPHeaders(headers)}
+	if hc != nil {
+		opts = append(opts, transport.WithHTTPBasicClient(hc))
+	}
+	tr, err := transport.NewStreamableHTTP(url, opts...)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -188,6 +188,11 @@ func banner(s *stack.Stack, user string) (string, error) {
 	row("authz gRPC", s.AuthzGRPC, "ext_authz, called by the edge")
 	row("authz HTTP", authzHTTP, "protected resource metadata, /healthz, /readyz")
 	row("metrics", authzHTTP+"/metrics", "Prometheus (each adapter: <adapter>/metrics)")
+	// Adapters and authz speak mTLS with a CA made at start, as in production: a direct call
+	// needs the developer's certificate (curl --cacert CA --cert certificate --key key).
+	f := s.CertFiles()
+	fmt.Fprintf(&b, "  %-13s CA %s, certificate %s, key %s\n", "mTLS:", f.CA, f.Cert, f.Key)
+	fmt.Fprintf(&b, "  %-13s (a dev CA made at start; adapters and authz accept only the edge and this certificate)\n", "")
 	if s.Temporal != nil {
 		row("Temporal", s.Temporal.Address, "dev server of the deployments (database "+s.Temporal.DBFile+"); worker in process")
 	}
@@ -198,7 +203,7 @@ func banner(s *stack.Stack, user string) (string, error) {
 		}
 		fmt.Fprintf(&b, "    %-18s %s\n", srv.Name, s.ServerURL(srv.Name))
 		if a, ok := s.Adapters[srv.Name]; ok {
-			fmt.Fprintf(&b, "    %-18s adapter: %s/mcp (direct, not authorized; /healthz, /metrics)\n", "", a)
+			fmt.Fprintf(&b, "    %-18s adapter: %s/mcp (direct with the mTLS certificate, not authorized; /healthz, /metrics)\n", "", a)
 		}
 		for _, up := range s.Upstreams {
 			if up.Server == srv.Name {
@@ -210,7 +215,7 @@ func banner(s *stack.Stack, user string) (string, error) {
 	fmt.Fprintf(&b, "    call:    POST %s  {\"arguments\": {...}}\n", s.EdgeURL+contract.RESTPath("<server>", "<tool>"))
 	fmt.Fprintf(&b, "    list:    GET  %s\n", s.EdgeURL+contract.RESTToolsPath("<server>"))
 	fmt.Fprintf(&b, "    OpenAPI: GET  %s (no token)\n", s.EdgeURL+contract.RESTOpenAPIPath)
-	fmt.Fprintf(&b, "    bridge:  %s (direct, not authorized; /healthz, /metrics)\n", s.Bridge)
+	fmt.Fprintf(&b, "    bridge:  %s (direct with the mTLS certificate, not authorized; /healthz, /metrics)\n", s.Bridge)
 	fmt.Fprintf(&b, "\nAnother user's token (printed alone; in scripts: export TOKEN=$(<command>)):\n\n  %s\n",
 		tokenCommandLine(s, otherUser(user)))
 	fmt.Fprintf(&b, "\nMCP client configuration (as %s):\n\n%s\n", user, cfg)
@@ -409,7 +414,7 @@ docs/radkit-bridge.md over simulated IOS-XE, NX-OS and IOS-XR devices (the same 
 Catalyst Center simulator's), with jobs for slow runs. Bearer token %s.`, rksim.DefaultBridgeToken),
 		Example: fmt.Sprintf(`  go run ./cmd/gatehouse-dev simulate radkit --listen 127.0.0.1:9003
   RADKIT_URL=http://127.0.0.1:9003 GATEHOUSE_SECRET_RADKIT_BRIDGE_TOKEN=%s \
-    go run ./cmd/gatehouse-adapter-radkit --secrets env --listen 127.0.0.1:8104`, rksim.DefaultBridgeToken),
+    go run ./cmd/gatehouse-adapter-radkit --secrets env --insecure-no-mtls --listen 127.0.0.1:8104`, rksim.DefaultBridgeToken),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runSimulate(cmd.Context(), listen, cmd.OutOrStdout(), rksim.NewBridge(rksim.Seed(), rksim.BridgeOptions{}),
 				"RADKit bridge simulator on http://%s (token "+rksim.DefaultBridgeToken+"; Ctrl-C stops it)\n")

@@ -3,12 +3,15 @@ package gatehousedev
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -19,6 +22,7 @@ import (
 	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/cli/clitest"
@@ -203,7 +207,7 @@ func (d *dev) field(t *testing.T, label string) string {
 
 func get(t *testing.T, url string) (int, string) {
 	t.Helper()
-	resp, err := http.Get(url)
+	resp, err := direct.Get(url)
 	if err != nil {
 		t.Fatalf("GET %s: %v", url, err)
 	}
@@ -225,7 +229,7 @@ func mustGet200(t *testing.T, url string) string {
 // and lists the tools.
 func listTools(t *testing.T, url, token string) error {
 	t.Helper()
-	var opts []transport.StreamableHTTPCOption
+	opts := []transport.StreamableHTTPCOption{transport.WithHTTPBasicClient(direct)}
 	if token != "" {
 		opts = append(opts, transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + token}))
 	}
@@ -281,9 +285,21 @@ func TestDevBanner(t *testing.T) {
 		t.Errorf("discovery at %s: issuer %q, %v", iss, disc.Issuer, err)
 	}
 
+	// Adapters and authz accept only the certificate the banner names (and the edge's).
+	mt := regexp.MustCompile(`(?m)^  mTLS:\s+CA (\S+), certificate (\S+), key (\S+)$`).FindStringSubmatch(d.banner)
+	if mt == nil {
+		t.Fatal("the banner names no mTLS certificate")
+	}
+	devTLS := mtlsConfig(t, mt[1], mt[2], mt[3])
+	direct = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: devTLS}}
+	t.Cleanup(func() { direct = http.DefaultClient })
+
 	grpcAddr := d.field(t, "authz gRPC")
 	checked[hostport(grpcAddr)] = true
-	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err := checkWith(grpcAddr, insecure.NewCredentials()); err == nil {
+		t.Errorf("authz at %s answered a plain-text Check", grpcAddr)
+	}
+	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(credentials.NewTLS(devTLS)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,7 +338,7 @@ func TestDevBanner(t *testing.T) {
 	oneLine(t, run(append(strings.Fields(m[1]), "--server", "no-such-server")...), "refused", "--server")
 
 	servers := regexp.MustCompile(`(?m)^    ([a-z0-9-]+)\s+(http://\S+)$`).FindAllStringSubmatch(d.banner, -1)
-	adapters := regexp.MustCompile(`(?m)^\s+adapter: (http://\S+)/mcp `).FindAllStringSubmatch(d.banner, -1)
+	adapters := regexp.MustCompile(`(?m)^\s+adapter: (https://\S+)/mcp `).FindAllStringSubmatch(d.banner, -1)
 	if len(servers) == 0 || len(servers) != len(adapters) {
 		t.Fatalf("servers %q, adapters %q", servers, adapters)
 	}
@@ -351,6 +367,10 @@ func TestDevBanner(t *testing.T) {
 		}
 		adapter := adapters[i][1]
 		checked[hostport(adapter)] = true
+		if resp, err := http.Get(adapter + "/healthz"); err == nil {
+			resp.Body.Close()
+			t.Errorf("adapter %s answered a caller without a client certificate", adapter)
+		}
 		mustGet200(t, adapter+"/healthz")
 		mustGet200(t, adapter+"/metrics")
 		if err := listTools(t, adapter+"/mcp", ""); err != nil {
@@ -360,7 +380,7 @@ func TestDevBanner(t *testing.T) {
 
 	// The REST bridge: its OpenAPI document at the edge without a token, its own address.
 	openapi := regexp.MustCompile(`(?m)^    OpenAPI: GET  (http://\S+) \(no token\)$`).FindStringSubmatch(d.banner)
-	bridge := regexp.MustCompile(`(?m)^    bridge:  (http://\S+) \(direct`).FindStringSubmatch(d.banner)
+	bridge := regexp.MustCompile(`(?m)^    bridge:  (https://\S+) \(direct`).FindStringSubmatch(d.banner)
 	if openapi == nil || bridge == nil || openapi[1] != edge+contract.RESTOpenAPIPath {
 		t.Errorf("the banner does not show the REST bridge's OpenAPI document at the edge and its address")
 	} else {
@@ -552,4 +572,37 @@ func TestDevDeployments(t *testing.T) {
 	if err := listTools(t, edge+contract.MCPPath("deployments"), strings.TrimSpace(tok.Stdout)); err != nil {
 		t.Fatalf("deployments tools through the edge: %v", err)
 	}
+}
+
+// direct is the client for addresses the banner lists; TestDevBanner gives it the printed
+// mTLS certificate.
+var direct = http.DefaultClient
+
+func mtlsConfig(t *testing.T, caFile, certFile, keyFile string) *tls.Config {
+	t.Helper()
+	ca, err := os.ReadFile(caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(ca) {
+		t.Fatalf("%s: no CA certificate", caFile)
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &tls.Config{RootCAs: roots, Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+}
+
+func checkWith(addr string, creds credentials.TransportCredentials) error {
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(creds))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err = authv3.NewAuthorizationClient(conn).Check(ctx, testkit.CheckRequest("GET", "/healthz", "", nil, ""))
+	return err
 }

@@ -38,6 +38,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/controlplane/model"
+	"github.com/gatehouse-mcp/gatehouse/internal/tlsfiles"
 )
 
 // Options configure the edge.
@@ -55,6 +56,9 @@ type Options struct {
 	// pipeline; the token is still verified and the policy still decides. Never set it
 	// outside a test run: every use is logged as a warning.
 	InsecureTestIdentity string
+	// MTLS is the client certificate and CA for clusters the model marks MTLS (edge.mtls),
+	// as Envoy gets them over SDS; nil loads them from the model's files.
+	MTLS *tlsfiles.Source
 }
 
 // Edge is an http.Handler.
@@ -66,6 +70,16 @@ type Edge struct {
 // New returns an edge for the model.
 func New(opts Options) *Edge {
 	e := &Edge{opts: opts, proxies: map[string]*httputil.ReverseProxy{}}
+	if opts.MTLS == nil && opts.Model.MTLS != nil {
+		m := opts.Model.MTLS
+		src, err := tlsfiles.Load(tlsfiles.Files{CertFile: m.CertFile, KeyFile: m.KeyFile, CAFile: m.CAFile})
+		if err != nil {
+			// Every mTLS upstream then fails its handshake: the edge fails closed.
+			opts.Log.Error().Err(err).Msg("edge.mtls certificates unusable; mTLS upstreams will refuse")
+			src = tlsfiles.New(tlsfiles.Files{})
+		}
+		opts.MTLS = src
+	}
 	for _, c := range opts.Model.Clusters {
 		scheme := "http"
 		if c.TLS {
@@ -77,6 +91,11 @@ func New(opts Options) *Edge {
 			DialContext:         (&net.Dialer{Timeout: c.ConnectTimeout, KeepAlive: 30 * time.Second}).DialContext,
 			MaxIdleConnsPerHost: 256,
 			IdleConnTimeout:     90 * time.Second,
+		}
+		if c.MTLS {
+			// As Envoy's UpstreamTlsContext: present the edge's certificate, accept only a
+			// certificate from the mesh CA naming the expected SAN.
+			tr.TLSClientConfig = opts.MTLS.ClientConfig(c.SAN)
 		}
 		e.proxies[c.Name] = &httputil.ReverseProxy{
 			Rewrite: func(pr *httputil.ProxyRequest) {

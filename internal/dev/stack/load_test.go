@@ -34,7 +34,7 @@ func BenchmarkEdgeOverhead(b *testing.B) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				tr, err := transport.NewStreamableHTTP(url, transport.WithHTTPHeaders(headers), transport.WithHTTPTimeout(2*time.Minute))
+				tr, err := transport.NewStreamableHTTP(url, transport.WithHTTPBasicClient(s.DirectClient()), transport.WithHTTPHeaders(headers), transport.WithHTTPTimeout(2*time.Minute))
 				if err != nil {
 					errs <- err
 					return

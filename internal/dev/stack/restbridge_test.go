@@ -141,7 +141,7 @@ func restOutcome(t *testing.T, a restAnswer) outcome {
 func TestRESTMatchesMCP(t *testing.T) {
 	s, _ := start(t)
 	// Arguments that need ids from the simulators.
-	direct := kittest.Connect(t, s.Adapters["catalyst-center"]+"/mcp", "2025-11-25", nil)
+	direct := kittest.ConnectWith(t, s.DirectClient(), s.Adapters["catalyst-center"]+"/mcp", "2025-11-25", nil)
 	var devs struct {
 		Devices []struct {
 			ID string `json:"id"`

@@ -20,11 +20,12 @@ import (
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/contract"
+	"github.com/gatehouse-mcp/gatehouse/internal/tlsfiles"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"github.com/rs/zerolog"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/credentials"
 
 	"github.com/gatehouse-mcp/gatehouse/adapters/catalystcenter"
 	"github.com/gatehouse-mcp/gatehouse/adapters/catalystcenter/sim"
@@ -106,6 +107,12 @@ type Stack struct {
 	wg     sync.WaitGroup
 	errs   chan error
 	bridge *restbridge.Bridge
+
+	certs      devCerts
+	adapterTLS *tlsfiles.Source // adapters' and the REST bridge's server side: only the edge and the bridge get in
+	edgeTLS    *tlsfiles.Source // the edge's client certificate
+	bridgeTLS  *tlsfiles.Source // the REST bridge's client certificate (it calls adapters directly)
+	directTLS  *tlsfiles.Source // the developer's (and tests') direct access to adapters
 }
 
 // RESTBridgeServer is the name of the REST bridge's server in the dev config, as in gatehouse.yaml.
@@ -148,6 +155,9 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	}
 	httpLis, err := listen(opts.Host, 0)
 	if err != nil {
+		return fail(err)
+	}
+	if err := s.makeCerts(opts.Host); err != nil {
 		return fail(err)
 	}
 	s.EdgeURL = "http://" + edgeLis.Addr().String()
@@ -242,8 +252,8 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		if err != nil {
 			return fail(err)
 		}
-		s.serve(runCtx, l, h)
-		s.Adapters[name] = "http://" + l.Addr().String()
+		s.serveTLS(runCtx, l, h, s.adapterTLS.ServerConfig())
+		s.Adapters[name] = "https://" + l.Addr().String()
 		fmt.Fprintf(&servers, "  - {name: %s, upstream: %q, timeout: 5m}\n", name, s.Adapters[name])
 	}
 	// The REST bridge, an MCP client of the adapters above, reached directly (as over a mesh).
@@ -251,7 +261,8 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	for name, u := range s.Adapters {
 		upstreams[name] = u
 	}
-	s.bridge, err = restbridge.New(restbridge.Options{Upstreams: upstreams, Log: log, CallTimeout: 5 * time.Minute})
+	s.bridge, err = restbridge.New(restbridge.Options{Upstreams: upstreams, Log: log, CallTimeout: 5 * time.Minute,
+		HTTPClient: s.mtlsClient(s.bridgeTLS)})
 	if err != nil {
 		return fail(fmt.Errorf("REST bridge: %w", err))
 	}
@@ -263,20 +274,24 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	if err != nil {
 		return fail(err)
 	}
-	s.serve(runCtx, bl, bridge)
-	s.Bridge = "http://" + bl.Addr().String()
+	s.serveTLS(runCtx, bl, bridge, s.adapterTLS.ServerConfig())
+	s.Bridge = "https://" + bl.Addr().String()
 	fmt.Fprintf(&servers, "  - {name: %s, upstream: %q, timeout: 5m, rest_bridge: true}\n", RESTBridgeServer, s.Bridge)
 
 	cfg, err := config.Parse([]byte(fmt.Sprintf(`
 public_url: %s
 oidc: {issuer: %q, jwks_min_refresh_interval: 5s}
-authz: {grpc_listen: %q, http_listen: %q, allowed_origins: [%q, "http://localhost:6274", "http://127.0.0.1:6274"]}
+authz: {grpc_listen: %q, http_listen: %q, allowed_origins: [%q, "http://localhost:6274", "http://127.0.0.1:6274"],
+  tls: {cert_file: %q, key_file: %q, client_ca_file: %q, client_sans: [%q, %q]}}
 policy: {dir: %q, reload_interval: 1s}
-edge: {listen: %q, authz_grpc: %q, authz_http: %q, authz_timeout: 2s}
+edge: {listen: %q, authz_grpc: %q, authz_http: %q, authz_timeout: 2s,
+  mtls: {cert_file: %q, key_file: %q, ca_file: %q}}
 log: {level: info}
 servers:
-%s`, s.EdgeURL, issuerURL, s.AuthzGRPC, httpLis.Addr().String(), s.EdgeURL, opts.PolicyDir,
-		edgeLis.Addr().String(), s.AuthzGRPC, httpLis.Addr().String(), servers.String())))
+%s`, s.EdgeURL, issuerURL, s.AuthzGRPC, httpLis.Addr().String(), s.EdgeURL,
+		s.certs.authz.Cert, s.certs.authz.Key, s.certs.authz.CA, EdgeSAN, DirectSAN, opts.PolicyDir,
+		edgeLis.Addr().String(), s.AuthzGRPC, httpLis.Addr().String(),
+		s.certs.edge.Cert, s.certs.edge.Key, s.certs.edge.CA, servers.String())))
 	if err != nil {
 		return fail(fmt.Errorf("dev config: %w", err))
 	}
@@ -305,11 +320,13 @@ servers:
 	if err != nil {
 		return fail(err)
 	}
-	conn, err := grpc.NewClient(s.AuthzGRPC, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	// The edge reaches authz over mTLS with its certificate, as Envoy does.
+	conn, err := grpc.NewClient(s.AuthzGRPC, grpc.WithTransportCredentials(credentials.NewTLS(s.edgeTLS.ClientConfig(opts.Host))))
 	if err != nil {
 		return fail(err)
 	}
-	eopts := edge.Options{Model: m, Authz: authv3.NewAuthorizationClient(conn), Processor: extprocv3.NewExternalProcessorClient(conn), Log: log}
+	eopts := edge.Options{Model: m, Authz: authv3.NewAuthorizationClient(conn), Processor: extprocv3.NewExternalProcessorClient(conn),
+		Log: log, MTLS: s.edgeTLS}
 	if opts.InsecureTestIdentity != "" {
 		tok, err := s.Issuer.Mint(opts.InsecureTestIdentity, nil)
 		if err != nil {
@@ -372,6 +389,9 @@ func (s *Stack) Stop() {
 	}
 	if s.bridge != nil {
 		s.bridge.Close()
+	}
+	if s.certs.dir != "" {
+		_ = os.RemoveAll(s.certs.dir)
 	}
 }
 
