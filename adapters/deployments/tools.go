@@ -49,6 +49,7 @@ var (
 func Register(s *kit.Server, c Client) {
 	if c != nil {
 		taskClients.Store(s, c)
+		s.Registry.MustRegister(newQueueCollector(c))
 	}
 	kit.Add(s, kit.Tool[startArgs, startResult]{
 		Name: "start_deployment", Title: "Start a template deployment", Action: kit.Execute, Annotations: starts,
@@ -350,7 +351,7 @@ func (a startArgs) request(who caller) (deploy.Request, error) {
 type startResult struct {
 	WorkflowID string       `json:"workflow_id"`
 	State      deploy.State `json:"state"`
-	// TaskStatus is the state as an MCP task status (working, input_required, completed,
+	// TaskStatus is the state as an MCP task status (working, completed,
 	// failed, cancelled); the workflow id is the task id.
 	TaskStatus  string   `json:"task_status"`
 	RequestHash string   `json:"request_hash"`
