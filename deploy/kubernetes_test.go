@@ -510,3 +510,99 @@ func TestPolicyConfigMapUpdateReloadsWithoutRollout(t *testing.T) {
 		t.Fatal("the same revision after the update")
 	}
 }
+
+// mountedFrom reports the volume a path in the container is read from, and whether the mount
+// follows updates (a subPath mount never sees a Secret or ConfigMap change).
+func mountedFrom(spec corev1.PodSpec, c corev1.Container, path string) (*corev1.Volume, bool) {
+	for _, vm := range c.VolumeMounts {
+		if vm.SubPath == "" && strings.HasPrefix(path, strings.TrimSuffix(vm.MountPath, "/")+"/") {
+			for i, v := range spec.Volumes {
+				if v.Name == vm.Name {
+					return &spec.Volumes[i], true
+				}
+			}
+		}
+	}
+	return nil, false
+}
+
+// Every key and certificate file the config names is in the pod of the service that reads it,
+// from a Secret mounted as a directory, so a renewed Secret reaches the file without a restart
+// (the services re-read them). The public Service also reaches the redirect listener.
+func TestKubernetesMountsTheFilesTheConfigNames(t *testing.T) {
+	m := build(t, repo("deploy", "kubernetes"))
+	cfg, err := config.Load(repo("deploy", "kubernetes", "gatehouse.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.Edge.TLS.Enabled() {
+		t.Fatal("edge.tls is not set: the public listener would be plain HTTP behind a Service on 443")
+	}
+	files := map[string][]string{
+		"control-plane": {cfg.Edge.TLS.CertFile, cfg.Edge.TLS.KeyFile, cfg.Edge.MTLS.CertFile, cfg.Edge.MTLS.KeyFile, cfg.Edge.MTLS.CAFile},
+		"authz":         {cfg.Authz.BindingKeysFile, cfg.Authz.TLS.CertFile, cfg.Authz.TLS.KeyFile, cfg.Authz.TLS.ClientCAFile},
+	}
+	for dep, paths := range files {
+		d := m.deployments[dep]
+		for _, p := range paths {
+			if p == "" {
+				continue
+			}
+			v, ok := mountedFrom(d.Spec.Template.Spec, d.Spec.Template.Spec.Containers[0], p)
+			if !ok || v.Secret == nil {
+				t.Errorf("Deployment %s reads %s, which no Secret volume (directory mount) provides", dep, p)
+			}
+		}
+	}
+	if _, cp, err := serviceBackend(m, "gatehouse-edge", 80); err != nil || strconv.Itoa(int(cp)) != port(t, cfg.Edge.TLS.RedirectListen) {
+		t.Errorf("gatehouse-edge:80 does not reach edge.tls.redirect_listen %s (%v)", cfg.Edge.TLS.RedirectListen, err)
+	}
+}
+
+// kitAdapter reports whether an adapter's command runs adapters/kit's Main, which refuses to
+// start without mTLS settings or the explicit opt-in.
+func kitAdapter(t *testing.T, name string) bool {
+	b, err := os.ReadFile(repo("cmd", "gatehouse-adapter-"+name, "main.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Contains(string(b), "kit.Main(")
+}
+
+// startsUnderKit says why an adapter with this environment would refuse to start, or "".
+func startsUnderKit(env map[string]string) string {
+	cert, key, ca := env["GATEHOUSE_TLS_CERT_FILE"], env["GATEHOUSE_TLS_KEY_FILE"], env["GATEHOUSE_TLS_CLIENT_CA_FILE"]
+	switch {
+	case (cert == "") != (key == ""):
+		return "GATEHOUSE_TLS_CERT_FILE and GATEHOUSE_TLS_KEY_FILE must be set together"
+	case ca == "" && env["GATEHOUSE_INSECURE_NO_MTLS"] != "true":
+		return "no GATEHOUSE_TLS_CLIENT_CA_FILE and no GATEHOUSE_INSECURE_NO_MTLS=true: it refuses to start"
+	}
+	return ""
+}
+
+// The adapters built on the kit start: they have the edge's mTLS settings or say explicitly
+// that they serve without them.
+func TestAdaptersHaveWhatTheKitNeedsToStart(t *testing.T) {
+	m := build(t, repo("deploy", "kubernetes"))
+	for name, d := range m.deployments {
+		img := d.Spec.Template.Spec.Containers[0].Image
+		adapter, ok := strings.CutPrefix(strings.Split(img, ":")[0], "ghcr.io/gatehouse-mcp/gatehouse-adapter-")
+		if !ok || !kitAdapter(t, adapter) {
+			continue
+		}
+		if why := startsUnderKit(envOf(d)); why != "" {
+			t.Errorf("Deployment %s: %s", name, why)
+		}
+	}
+	c := loadCompose(t)
+	for name, s := range c.Services {
+		adapter, ok := strings.CutPrefix(strings.Split(s.Image, ":")[0], "ghcr.io/gatehouse-mcp/gatehouse-adapter-")
+		if !ok || !kitAdapter(t, adapter) {
+			continue
+		}
+		if why := startsUnderKit(s.Environment); why != "" {
+			t.Errorf("compose service %s: %s", name, why)
+		}
+	}
+}

@@ -203,6 +203,7 @@ func TestNetworkPoliciesAllowOnlyTheDesignedPaths(t *testing.T) {
 	envoy, authz, cp := pods["envoy"], pods["authz"], pods["control-plane"]
 	must = append(must,
 		tcp(internet, envoy, portOf(cfg.Edge.Listen)),
+		tcp(internet, envoy, portOf(cfg.Edge.TLS.RedirectListen)),
 		tcp(envoy, cp, portOf(cfg.XDS.Listen)),
 		tcp(envoy, authz, portOf(cfg.Authz.GRPCListen)),
 		tcp(envoy, authz, portOf(cfg.Authz.HTTPListen)),
