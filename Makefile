@@ -55,6 +55,10 @@ temporal: $(TEMPORAL)
 # so in CI a missing server fails the test instead.
 REDIS := $(shell command -v redis-server 2>/dev/null)
 
+# Prometheus and promtool (Debian's prometheus package) run deploy/observability's rule tests
+# and scrape the dev platform; same skip/require rule as Redis (GATEHOUSE_REQUIRE_PROMETHEUS).
+PROMETHEUS_DIR := $(patsubst %/,%,$(dir $(shell command -v promtool 2>/dev/null)))
+
 # tools/testreport prints each package's result, every failure, every skipped test with its
 # reason (tests that need Envoy or Vault say so), and ends with "N passed, N failed, N skipped".
 $(BIN)/testreport: $(wildcard tools/testreport/*.go)
@@ -63,7 +67,7 @@ $(BIN)/testreport: $(wildcard tools/testreport/*.go)
 
 gotest: $(DEX) $(NODE) $(TEMPORAL) $(BIN)/testreport
 	set -o pipefail; GATEHOUSE_DEX_BIN=$(DEX) GATEHOUSE_NODE_DIR=$(NPM_DIR) GATEHOUSE_TEMPORAL_BIN=$(TEMPORAL) \
-		GATEHOUSE_REDIS_BIN=$(REDIS) \
+		GATEHOUSE_REDIS_BIN=$(REDIS) GATEHOUSE_PROMETHEUS_DIR=$(PROMETHEUS_DIR) \
 		$(GO) test -json -race -count=1 ./... | $(BIN)/testreport
 
 # Gatehouse's authz service side by side with stock OPA 1.22.2 + opa-envoy-plugin running an
