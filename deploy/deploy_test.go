@@ -5,9 +5,6 @@
 package deploy_test
 
 import (
-	"bytes"
-	"errors"
-	"io"
 	"net"
 	"net/url"
 	"os"
@@ -313,115 +310,36 @@ func dexClients(cs []struct {
 	return ids
 }
 
-// k8sObject is the part of a manifest the checks read.
-type k8sObject struct {
-	Kind     string `yaml:"kind"`
-	Metadata struct {
-		Name string `yaml:"name"`
-	} `yaml:"metadata"`
-	Spec struct {
-		Ports []struct {
-			Name string `yaml:"name"`
-			Port int    `yaml:"port"`
-		} `yaml:"ports"`
-		Template struct {
-			Spec struct {
-				Containers []struct {
-					Image string   `yaml:"image"`
-					Args  []string `yaml:"args"`
-					Env   []struct {
-						Name  string `yaml:"name"`
-						Value string `yaml:"value"`
-					} `yaml:"env"`
-					Ports []struct {
-						ContainerPort int `yaml:"containerPort"`
-					} `yaml:"ports"`
-					SecurityContext struct {
-						ReadOnlyRootFilesystem   bool `yaml:"readOnlyRootFilesystem"`
-						AllowPrivilegeEscalation *bool
-					} `yaml:"securityContext"`
-				} `yaml:"containers"`
-				SecurityContext struct {
-					RunAsNonRoot bool `yaml:"runAsNonRoot"`
-					RunAsUser    *int `yaml:"runAsUser"`
-				} `yaml:"securityContext"`
-			} `yaml:"spec"`
-		} `yaml:"template"`
-	} `yaml:"spec"`
-}
-
+// TestKubernetesAgreesWithItsConfig checks the objects kustomize builds (typed, strictly
+// decoded: kubernetes_test.go) against the platform config, compose and the repository.
 func TestKubernetesAgreesWithItsConfig(t *testing.T) {
+	dir := repo("deploy", "kubernetes")
+	m := build(t, dir)
 	var kust struct {
-		Resources          []string `yaml:"resources"`
-		ConfigMapGenerator []struct {
-			Name    string   `yaml:"name"`
-			Files   []string `yaml:"files"`
-			Options struct {
-				DisableNameSuffixHash bool `yaml:"disableNameSuffixHash"`
-			} `yaml:"options"`
-		} `yaml:"configMapGenerator"`
 		Images []struct {
 			Name string `yaml:"name"`
 		} `yaml:"images"`
 	}
-	dir := repo("deploy", "kubernetes")
 	readYAML(t, filepath.Join(dir, "kustomization.yaml"), &kust)
-	objects := map[string]k8sObject{}
-	for _, r := range kust.Resources {
-		b, err := os.ReadFile(filepath.Join(dir, r))
-		if err != nil {
-			t.Fatal(err)
-		}
-		dec := yaml.NewDecoder(bytes.NewReader(b))
-		for {
-			var o k8sObject
-			if err := dec.Decode(&o); errors.Is(err, io.EOF) {
-				break
-			} else if err != nil {
-				t.Fatalf("%s: %v", r, err)
-			}
-			objects[o.Kind+"/"+o.Metadata.Name] = o
-		}
-	}
-	for _, g := range kust.ConfigMapGenerator {
-		// A policy edit must reach the running pods (mounted files, hot reload), not roll them.
-		if g.Name == "gatehouse-policies" && !g.Options.DisableNameSuffixHash {
-			t.Errorf("configMapGenerator %s has a hash suffix: a policy edit would roll authz instead of reloading", g.Name)
-		}
-		for _, f := range g.Files {
-			_, path, ok := strings.Cut(f, "=")
-			if !ok {
-				path = f
-			}
-			if _, err := os.Stat(filepath.Join(dir, path)); err != nil {
-				t.Errorf("configMapGenerator %s: %v", g.Name, err)
+	kustImage := func(name string) bool {
+		for _, i := range kust.Images {
+			if i.Name == name {
+				return true
 			}
 		}
-	}
-	// Every policy file is in the policies ConfigMap, or the pods would run a partial policy.
-	policies, _ := filepath.Glob(repo("policies", "*"))
-	for _, p := range policies {
-		name := filepath.Base(p)
-		if !strings.HasSuffix(name, ".rego") && !strings.HasSuffix(name, ".json") {
-			continue
-		}
-		found := false
-		for _, g := range kust.ConfigMapGenerator {
-			if g.Name == "gatehouse-policies" && slices.Contains(g.Files, "../../policies/"+name) {
-				found = true
-			}
-		}
-		if !found {
-			t.Errorf("policies/%s is missing from the gatehouse-policies ConfigMap", name)
-		}
+		return false
 	}
 	cfg, err := config.Load(filepath.Join(dir, "gatehouse.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	svcPort := func(svc string, p string) bool {
-		for _, sp := range objects["Service/"+svc].Spec.Ports {
-			if strconv.Itoa(sp.Port) == p {
+		s, ok := m.services[svc]
+		if !ok {
+			return false
+		}
+		for _, sp := range s.Spec.Ports {
+			if strconv.Itoa(int(sp.Port)) == p {
 				return true
 			}
 		}
@@ -438,9 +356,13 @@ func TestKubernetesAgreesWithItsConfig(t *testing.T) {
 	}
 	containerPorts := func(dep string) []string {
 		var ps []string
-		for _, c := range objects["Deployment/"+dep].Spec.Template.Spec.Containers {
+		d, ok := m.deployments[dep]
+		if !ok {
+			return nil
+		}
+		for _, c := range d.Spec.Template.Spec.Containers {
 			for _, p := range c.Ports {
-				ps = append(ps, strconv.Itoa(p.ContainerPort))
+				ps = append(ps, strconv.Itoa(int(p.ContainerPort)))
 			}
 		}
 		return ps
@@ -460,7 +382,7 @@ func TestKubernetesAgreesWithItsConfig(t *testing.T) {
 	// Every server's upstream is a Service on its port, or an adapter still to come.
 	for _, s := range cfg.Servers {
 		u, _ := url.Parse(s.Upstream)
-		if _, ok := objects["Service/"+u.Hostname()]; ok {
+		if _, ok := m.services[u.Hostname()]; ok {
 			if !svcPort(u.Hostname(), u.Port()) {
 				t.Errorf("server %s: Service %s has no port %s", s.Name, u.Hostname(), u.Port())
 			}
@@ -468,69 +390,48 @@ func TestKubernetesAgreesWithItsConfig(t *testing.T) {
 			t.Errorf("server %s: upstream %s is neither a Service nor a pending adapter", s.Name, s.Upstream)
 		}
 	}
-	for name, o := range objects {
-		if o.Kind != "Deployment" {
-			continue
-		}
-		if !o.Spec.Template.Spec.SecurityContext.RunAsNonRoot {
-			t.Errorf("%s may run as root", name)
-		}
-		// kubelet can check runAsNonRoot only against a numeric user: with an image's named user
-		// (distroless "nonroot") and no runAsUser, the pod is refused at start.
-		if u := o.Spec.Template.Spec.SecurityContext.RunAsUser; u == nil || *u == 0 {
-			t.Errorf("%s: runAsNonRoot without a numeric, non-zero runAsUser", name)
-		}
-		for _, ctr := range o.Spec.Template.Spec.Containers {
-			if !ctr.SecurityContext.ReadOnlyRootFilesystem {
-				t.Errorf("%s: writable root filesystem", name)
-			}
+	// Images: the same as compose runs, each with a kustomize images entry and a main to
+	// build it from. (Kustomize has applied the tags; compare names.)
+	imageName := func(ref string) string { return strings.Split(ref, ":")[0] }
+	for name, d := range m.deployments {
+		for _, ctr := range d.Spec.Template.Spec.Containers {
+			img := imageName(ctr.Image)
 			switch {
-			case ctr.Image == "ghcr.io/gatehouse-mcp/gatehouse":
-				if strings.Split(c.Services["authz"].Image, ":")[0] != ctr.Image || kust.Images[0].Name != ctr.Image {
-					t.Errorf("%s: image %s differs from compose and the kustomize image", name, ctr.Image)
+			case img == "ghcr.io/gatehouse-mcp/gatehouse":
+				if imageName(c.Services["authz"].Image) != img || kust.Images[0].Name != img {
+					t.Errorf("Deployment %s: image %s differs from compose and the kustomize image", name, ctr.Image)
 				}
-			case strings.HasPrefix(ctr.Image, "ghcr.io/gatehouse-mcp/gatehouse-adapter-"):
-				adapter := strings.TrimPrefix(ctr.Image, "ghcr.io/gatehouse-mcp/gatehouse-adapter-")
-				if name != "Deployment/"+adapter || strings.Split(c.Services[adapter].Image, ":")[0] != ctr.Image {
-					t.Errorf("%s: adapter image %s does not match its Deployment name or compose", name, ctr.Image)
+			case strings.HasPrefix(img, "ghcr.io/gatehouse-mcp/gatehouse-adapter-"):
+				adapter := strings.TrimPrefix(img, "ghcr.io/gatehouse-mcp/gatehouse-adapter-")
+				if name != adapter || imageName(c.Services[adapter].Image) != img {
+					t.Errorf("Deployment %s: adapter image %s does not match its Deployment name or compose", name, ctr.Image)
 				}
-				if !slices.ContainsFunc(kust.Images, func(i struct {
-					Name string `yaml:"name"`
-				}) bool {
-					return i.Name == ctr.Image
-				}) {
-					t.Errorf("%s: no kustomize images entry for %s", name, ctr.Image)
+				if !kustImage(img) {
+					t.Errorf("Deployment %s: no kustomize images entry for %s", name, img)
 				}
 				if _, err := os.Stat(repo("cmd", "gatehouse-adapter-"+adapter)); err != nil {
-					t.Errorf("%s: no cmd/gatehouse-adapter-%s to build the image from", name, adapter)
+					t.Errorf("Deployment %s: no cmd/gatehouse-adapter-%s to build the image from", name, adapter)
 				}
 				if s, ok := cfg.Server(adapter); ok && s.RESTBridge {
-					env := map[string]string{}
-					for _, e := range ctr.Env {
-						env[e.Name] = e.Value
-					}
-					checkBridgeUpstreams(t, name, env["GATEHOUSE_REST_UPSTREAMS"], cfg)
+					env := envOf(d)
+					checkBridgeUpstreams(t, "Deployment "+name, env["GATEHOUSE_REST_UPSTREAMS"], cfg)
 					if _, set := env["VAULT_ADDR"]; set {
-						t.Errorf("%s: the REST bridge is given Vault; it holds no credentials", name)
+						t.Errorf("Deployment %s: the REST bridge is given Vault; it holds no credentials", name)
 					}
 				}
-			case ctr.Image == "ghcr.io/gatehouse-mcp/gatehouse-worker":
-				if name != "Deployment/worker" || strings.Split(c.Services["worker"].Image, ":")[0] != ctr.Image {
-					t.Errorf("%s: the worker image %s does not match compose's worker", name, ctr.Image)
+			case img == "ghcr.io/gatehouse-mcp/gatehouse-worker":
+				if name != "worker" || imageName(c.Services["worker"].Image) != img {
+					t.Errorf("Deployment %s: the worker image %s does not match compose's worker", name, ctr.Image)
 				}
-				if !slices.ContainsFunc(kust.Images, func(i struct {
-					Name string `yaml:"name"`
-				}) bool {
-					return i.Name == ctr.Image
-				}) {
-					t.Errorf("%s: no kustomize images entry for %s", name, ctr.Image)
+				if !kustImage(img) {
+					t.Errorf("Deployment %s: no kustomize images entry for %s", name, img)
 				}
 			case strings.HasPrefix(ctr.Image, "envoyproxy/envoy:"):
 				if ctr.Image != c.Services["envoy"].Image {
-					t.Errorf("%s: Envoy %s, compose runs %s", name, ctr.Image, c.Services["envoy"].Image)
+					t.Errorf("Deployment %s: Envoy %s, compose runs %s", name, ctr.Image, c.Services["envoy"].Image)
 				}
 			default:
-				t.Errorf("%s: unexpected image %s", name, ctr.Image)
+				t.Errorf("Deployment %s: unexpected image %s", name, ctr.Image)
 			}
 		}
 	}
