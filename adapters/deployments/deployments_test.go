@@ -231,6 +231,12 @@ func TestMainRefusesBadFlags(t *testing.T) {
 		t.Errorf("unknown flag: exit %d", code)
 	}
 	errs.Reset()
+	t.Setenv("GATEHOUSE_INSECURE_NO_MTLS", "")
+	if code := deployments.Main("test", []string{"--listen", "127.0.0.1:0"}, &out, &errs); code != 1 ||
+		!strings.Contains(errs.String(), "GATEHOUSE_TLS_CLIENT_CA_FILE") {
+		t.Errorf("no mTLS and no opt-in: exit %d: %s", code, errs.String())
+	}
+	errs.Reset()
 	if code := deployments.Main("test", []string{"--temporal-tls-cert", "c.pem"}, &out, &errs); code != 1 ||
 		!strings.Contains(errs.String(), "both the client certificate and its key") {
 		t.Errorf("half a client certificate: exit %d: %s", code, errs.String())

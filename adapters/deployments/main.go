@@ -2,6 +2,7 @@ package deployments
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -55,6 +56,7 @@ func Main(version string, args []string, stdout, stderr io.Writer) int {
 		"how long the Temporal namespace keeps an ended deployment (its retention): an ended MCP task's ttl is its run time plus this (GATEHOUSE_TASK_RETENTION)")
 	level := fs.String("log-level", env("GATEHOUSE_LOG_LEVEL", "info"), "debug, info, warn, error")
 	format := fs.String("log-format", env("GATEHOUSE_LOG_FORMAT", "json"), "json (ECS) or console")
+	tf := kit.RegisterTLSFlags(fs) // the edge's mTLS, as every adapter (adapters/README.md)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -73,6 +75,9 @@ func Main(version string, args []string, stdout, stderr io.Writer) int {
 	}
 	tlsCfg, err := temporalx.TLSFiles(*tlsCA, *tlsCert, *tlsKey, *tlsName)
 	if err != nil {
+		return fail(err)
+	}
+	if err := tf.Check(); err != nil {
 		return fail(err)
 	}
 	// A lazy client: the adapter serves (and /readyz says "not ready") while Temporal is
@@ -96,18 +101,26 @@ func Main(version string, args []string, stdout, stderr io.Writer) int {
 	if err := s.Err(); err != nil {
 		return fail(err)
 	}
+	serverTLS, _, err := tf.Configs(ctx, log)
+	if err != nil {
+		return fail(err)
+	}
 	l, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return fail(err)
 	}
-	log.Info().Str("event.action", "start").Str("url.full", "http://"+l.Addr().String()+kit.Path).
+	scheme := "http"
+	if serverTLS != nil {
+		scheme = "https"
+	}
+	log.Info().Str("event.action", "start").Str("url.full", scheme+"://"+l.Addr().String()+kit.Path).
 		Str("gatehouse.temporal.address", *address).Str("gatehouse.temporal.namespace", *namespace).
 		Str("gatehouse.temporal.task_queue", *queue).Msg("deployments adapter listening")
 	// Waiting tasks/result calls end at shutdown (the client asks again, another replica
 	// answers): draining must not wait for deployments.
 	stopTasks := make(chan struct{})
 	h := HandlerWith(s, TaskOptions{Log: log.With().Str("gatehouse.server", ServerName).Logger(), Retention: *retention, Stop: stopTasks})
-	if err := serve(ctx, l, h, 20*time.Second, func() { close(stopTasks) }); err != nil {
+	if err := serve(ctx, l, h, serverTLS, 20*time.Second, func() { close(stopTasks) }); err != nil {
 		return fail(err)
 	}
 	return 0
@@ -115,11 +128,15 @@ func Main(version string, args []string, stdout, stderr io.Writer) int {
 
 // serve serves h on l until ctx ends, then drains in-flight calls for up to grace; onShutdown
 // runs when draining starts.
-func serve(ctx context.Context, l net.Listener, h http.Handler, grace time.Duration, onShutdown func()) error {
-	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+func serve(ctx context.Context, l net.Listener, h http.Handler, tlsCfg *tls.Config, grace time.Duration, onShutdown func()) error {
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsCfg}
 	hs.RegisterOnShutdown(onShutdown)
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(l) }()
+	if tlsCfg != nil {
+		go func() { errc <- hs.ServeTLS(l, "", "") }()
+	} else {
+		go func() { errc <- hs.Serve(l) }()
+	}
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)

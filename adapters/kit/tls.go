@@ -33,6 +33,14 @@ type TLSFlags struct {
 	InsecureNoMTLS                  bool
 }
 
+// RegisterTLSFlags adds the TLS flags to fs, each defaulting to its environment variable, for
+// adapter processes with their own main (kit.Main registers them itself).
+func RegisterTLSFlags(fs *flag.FlagSet) *TLSFlags {
+	t := &TLSFlags{}
+	t.register(fs)
+	return t
+}
+
 func (t *TLSFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&t.CertFile, "tls-cert", os.Getenv("GATEHOUSE_TLS_CERT_FILE"), "PEM certificate to serve (GATEHOUSE_TLS_CERT_FILE); re-read when it changes")
 	fs.StringVar(&t.KeyFile, "tls-key", os.Getenv("GATEHOUSE_TLS_KEY_FILE"), "PEM key of --tls-cert (GATEHOUSE_TLS_KEY_FILE)")
@@ -67,6 +75,10 @@ var ErrNoMTLS = errors.New("the adapter would believe identity headers from any 
 	"GATEHOUSE_TLS_KEY_FILE and GATEHOUSE_TLS_CLIENT_CA_FILE (the edge's CA) so only the edge can call it, " +
 	"or GATEHOUSE_INSECURE_NO_MTLS=true for a local test")
 
+// Check refuses settings that would serve without knowing the caller is the edge (ErrNoMTLS)
+// and incomplete ones. Call it before starting anything.
+func (t *TLSFlags) Check() error { return t.check() }
+
 func (t *TLSFlags) check() error {
 	if (t.CertFile == "") != (t.KeyFile == "") {
 		return errors.New("--tls-cert and --tls-key (GATEHOUSE_TLS_CERT_FILE, GATEHOUSE_TLS_KEY_FILE) must be set together")
@@ -83,8 +95,27 @@ func (t *TLSFlags) check() error {
 	return nil
 }
 
+// Configs loads the files and keeps re-reading them until ctx ends. server is nil without
+// TLS; client (nil without TLS) presents the same certificate and trusts the client CA, for
+// a process that also calls adapters over the mesh (the REST bridge).
+func (t *TLSFlags) Configs(ctx context.Context, log zerolog.Logger) (server *tls.Config, client *tls.Config, err error) {
+	src, err := t.load(ctx, log)
+	if err != nil || src == nil {
+		return nil, nil, err
+	}
+	return src.ServerConfig(), src.ClientConfig(""), nil
+}
+
 // serverConfig loads the files and keeps re-reading them until ctx ends; nil without TLS.
 func (t *TLSFlags) serverConfig(ctx context.Context, log zerolog.Logger) (*tls.Config, error) {
+	src, err := t.load(ctx, log)
+	if err != nil || src == nil {
+		return nil, err
+	}
+	return src.ServerConfig(), nil
+}
+
+func (t *TLSFlags) load(ctx context.Context, log zerolog.Logger) (*tlsfiles.Source, error) {
 	if t.CertFile == "" {
 		log.Warn().Str("event.action", "start").Msg("serving plain HTTP without mTLS (GATEHOUSE_INSECURE_NO_MTLS): " +
 			"anyone who reaches this port can act as any user; never in production")
@@ -107,5 +138,5 @@ func (t *TLSFlags) serverConfig(ctx context.Context, log zerolog.Logger) (*tls.C
 		log.Info().Str("event.action", "tls-reload").Str("event.outcome", "success").
 			Str("tls.server.not_after", src.Certificate().Leaf.NotAfter.UTC().Format(time.RFC3339)).Msg("serving a new certificate")
 	})
-	return src.ServerConfig(), nil
+	return src, nil
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/gatehouse-mcp/gatehouse/adapters/kit"
 	"github.com/gatehouse-mcp/gatehouse/internal/ecslog"
 )
 
@@ -64,6 +65,7 @@ func serve(ctx context.Context, version string, args []string, stdout, stderr io
 			"without it each replica keeps its own in memory")
 	level := fs.String("log-level", env("GATEHOUSE_LOG_LEVEL", "info"), "debug, info, warn, error")
 	format := fs.String("log-format", env("GATEHOUSE_LOG_FORMAT", "json"), "json (ECS) or console")
+	tf := kit.RegisterTLSFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -85,6 +87,10 @@ func serve(ctx context.Context, version string, args []string, stdout, stderr io
 	if err != nil || ct <= 0 {
 		return usageError{fmt.Errorf("--call-timeout %q: want a positive duration such as 60s", *callTimeout)}
 	}
+	// The bridge believes the edge's identity headers like any adapter: only the edge may call it.
+	if err := tf.Check(); err != nil {
+		return usageError{err}
+	}
 	log, err := ecslog.New(stdout, "gatehouse-adapter-rest-bridge", *level, *format)
 	if err != nil {
 		return usageError{err}
@@ -92,7 +98,17 @@ func serve(ctx context.Context, version string, args []string, stdout, stderr io
 	if *idemRedis != "" {
 		redis.SetLogger(redisLog{log}) // process-wide in go-redis: set once, before any client
 	}
-	b, err := New(Options{Upstreams: upstreams, Version: version, Log: log, MaxBodyBytes: mb, CallTimeout: ct, IdempotencyRedis: *idemRedis})
+	serverTLS, clientTLS, err := tf.Configs(ctx, log)
+	if err != nil {
+		return err
+	}
+	opts := Options{Upstreams: upstreams, Version: version, Log: log, MaxBodyBytes: mb, CallTimeout: ct, IdempotencyRedis: *idemRedis}
+	if clientTLS != nil {
+		// Adapters require a client certificate: the bridge presents its own (allow its SAN in
+		// each adapter's GATEHOUSE_TLS_CLIENT_SANS) and checks theirs against the same CA.
+		opts.HTTPClient = &http.Client{Transport: &http.Transport{TLSClientConfig: clientTLS, MaxIdleConnsPerHost: 256, IdleConnTimeout: 90 * time.Second}}
+	}
+	b, err := New(opts)
 	if err != nil {
 		return err
 	}
@@ -103,10 +119,16 @@ func serve(ctx context.Context, version string, args []string, stdout, stderr io
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	hs := &http.Server{Handler: b, ReadHeaderTimeout: 10 * time.Second}
+	hs := &http.Server{Handler: b, ReadHeaderTimeout: 10 * time.Second, TLSConfig: serverTLS}
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(l) }()
-	log.Info().Str("event.action", "start").Str("url.full", "http://"+l.Addr().String()).
+	scheme := "http"
+	if serverTLS != nil {
+		scheme = "https"
+		go func() { errc <- hs.ServeTLS(l, "", "") }()
+	} else {
+		go func() { errc <- hs.Serve(l) }()
+	}
+	log.Info().Str("event.action", "start").Str("url.full", scheme+"://"+l.Addr().String()).
 		Str("service.version", version).Str("gatehouse.upstreams", FormatUpstreams(upstreams)).Msg("REST bridge listening")
 	select {
 	case err := <-errc:

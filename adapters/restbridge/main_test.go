@@ -33,6 +33,8 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"--upstreams", "cc=http://cc:8080", "--max-body-bytes", "0"}, "--max-body-bytes"},
 		{[]string{"--upstreams", "cc=http://cc:8080", "--call-timeout", "soon"}, "--call-timeout"},
 		{[]string{"--upstreams", "cc=http://cc:8080", "extra"}, `unexpected argument "extra"`},
+		// Without the edge's CA it would believe anyone's identity headers: refused, with the fix.
+		{[]string{"--upstreams", "cc=http://cc:8080"}, "GATEHOUSE_TLS_CLIENT_CA_FILE"},
 	} {
 		var out, errb syncBuffer
 		if code := restbridge.Main(context.Background(), "test", c.args, &out, &errb); code != 2 || !strings.Contains(errb.String(), c.want) ||
@@ -45,7 +47,7 @@ func TestCommandLine(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	go func() {
-		done <- restbridge.Main(ctx, "test", []string{"--listen", "127.0.0.1:0", "--upstreams", "catalyst-center=http://127.0.0.1:1"}, &out, &errb)
+		done <- restbridge.Main(ctx, "test", []string{"--listen", "127.0.0.1:0", "--insecure-no-mtls", "--upstreams", "catalyst-center=http://127.0.0.1:1"}, &out, &errb)
 	}()
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(out.String(), "REST bridge listening") {

@@ -151,9 +151,23 @@ func (s *Source) ServerConfig() *tls.Config {
 }
 
 // ClientConfig is a client configuration that presents the current certificate and checks
-// the server's against CAFile (the pool as it is at each handshake) and serverName, plus
-// PeerSANs when set.
+// the server's against CAFile (the pool as it is at each handshake) and serverName (""
+// means the name the connection was made to, checked by crypto/tls against the pool as it
+// is when the config is built), plus PeerSANs when set.
 func (s *Source) ClientConfig(serverName string) *tls.Config {
+	if serverName == "" {
+		// The dialled name is only known to crypto/tls (for an IP address it is not even in
+		// the connection state), so let it verify against the pool as it is now; a rotated CA
+		// bundle reaches clients built after the rotation.
+		return &tls.Config{
+			MinVersion: tls.VersionTLS12,
+			RootCAs:    s.Pool(),
+			GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+				return s.Certificate(), nil
+			},
+			VerifyConnection: func(cs tls.ConnectionState) error { return s.verifySAN(nil, cs.VerifiedChains) },
+		}
+	}
 	return &tls.Config{
 		MinVersion: tls.VersionTLS12,
 		ServerName: serverName,
