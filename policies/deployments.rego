@@ -104,6 +104,18 @@ headers["x-gatehouse-deployments-scope"] := "all" if {
 	role in approval_data.oversight_roles
 }
 
+# A deployment started as an MCP task is canceled with tasks/cancel as well as with
+# cancel_deployment: whoever the RBAC lets call cancel_deployment (network engineers, through
+# a tool grant) may send tasks/cancel to the deployments server, which needs "write" otherwise.
+# The server then checks that the task is the caller's, as it does for the tool.
+allow if {
+	server == "deployments"
+	input.mcp.method == "tasks/cancel"
+	some role in roles
+	"cancel_deployment" in object.get(rbac, ["tool_grants", role, server], [])
+	count(refusals) == 0
+}
+
 # Catalyst Center's deploy_template pushes configuration at once, with no change request, no
 # approval and nothing that survives a crash. In the reference policy only the roles in
 # data.gatehouse.approval.direct_deploy_roles (admin) keep it, as a break-glass tool; everyone

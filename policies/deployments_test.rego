@@ -122,6 +122,19 @@ test_network_engineers_read_and_cancel_but_do_not_decide if {
 	not authz.allow with input as call(ne, "reject_deployment", decide_tool, {"workflow_id": "x"})
 }
 
+task(subj, method) := {"subject": subj, "mcp": {"server": "deployments", "kind": "request", "method": method, "task_id": "deploy-x", "via": "mcp"}}
+
+test_task_requests_follow_the_tools if {
+	ne := who(["network-engineers"], ["pwd"])
+	authz.allow with input as task(ne, "tasks/get")
+	authz.allow with input as task(ne, "tasks/cancel") # as cancel_deployment, through its tool grant
+	authz.allow with input as task(who(["change-approvers"], ["pwd"]), "tasks/get")
+	not authz.allow with input as task(who(["change-approvers"], ["pwd"]), "tasks/cancel") # approvers reject
+	not authz.allow with input as task(who(["service-desk"], ["pwd"]), "tasks/get")
+	not authz.allow with input as task(who(["service-desk"], ["pwd"]), "tasks/cancel")
+	not authz.allow with input as json.patch(task(ne, "tasks/cancel"), [{"op": "replace", "path": "/mcp/server", "value": "servicenow"}]) # only on deployments
+}
+
 test_change_approvers_decide_and_approve_with_mfa if {
 	authz.allow with input as call(who(["change-approvers"], ["pwd", "mfa"]), "approve_deployment", approve_tool, {})
 	not authz.allow with input as call(who(["change-approvers"], ["pwd"]), "approve_deployment", approve_tool, {})

@@ -380,6 +380,7 @@ func (c *Client) Deploy(ctx context.Context, templateID string, deviceIDs []stri
 // Task is an asynchronous task.
 type Task struct {
 	ID            string `json:"id"`
+	Username      string `json:"username"`
 	Progress      string `json:"progress"`
 	IsError       bool   `json:"isError"`
 	FailureReason string `json:"failureReason"`
@@ -397,10 +398,21 @@ func (c *Client) Task(ctx context.Context, id string) (Task, error) {
 	return out.Response, c.get(ctx, v1+"/task/"+url.PathEscape(id), nil, &out)
 }
 
+// Username is the account the client signs in as (the secret's username): the user the
+// controller records on the tasks this client starts.
+func (c *Client) Username(ctx context.Context) (string, error) {
+	s, err := c.secrets.Get(ctx, ServerName)
+	if err != nil {
+		return "", fmt.Errorf("credentials for Catalyst Center: %w", err)
+	}
+	return s.Field("username")
+}
+
 // Tasks lists the controller's tasks of a service type ("NCTP" for template deploys)
-// started at or after since, oldest first (GET /task, up to 500).
-func (c *Client) Tasks(ctx context.Context, serviceType string, since time.Time) ([]Task, error) {
-	q := url.Values{"startTime": {strconv.FormatInt(since.UnixMilli(), 10)}, "limit": {"500"}}
+// started from since to until, oldest first (GET /task, up to 500).
+func (c *Client) Tasks(ctx context.Context, serviceType string, since, until time.Time) ([]Task, error) {
+	q := url.Values{"startTime": {strconv.FormatInt(since.UnixMilli(), 10)}, "endTime": {strconv.FormatInt(until.UnixMilli(), 10)},
+		"limit": {"500"}}
 	if serviceType != "" {
 		q.Set("serviceType", serviceType)
 	}

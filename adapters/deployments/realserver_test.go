@@ -274,7 +274,7 @@ func agentsAtWork(t *testing.T, sim *deploytest.Env, url, version string, n int)
 
 	// Deployments that need approval wait for it.
 	coreSt := carol.waitState(t, core.WorkflowID, deploy.StateAwaitingApproval)
-	if coreSt.TaskStatus != "input_required" || coreSt.Preview == "" || coreSt.Change == nil || coreSt.RequestHash != core.RequestHash {
+	if coreSt.TaskStatus != "working" || coreSt.Preview == "" || coreSt.Change == nil || coreSt.RequestHash != core.RequestHash {
 		t.Fatalf("awaiting approval: %+v", coreSt)
 	}
 	nina.waitState(t, rejected.WorkflowID, deploy.StateAwaitingApproval)

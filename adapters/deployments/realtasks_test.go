@@ -92,7 +92,7 @@ func (w *taskWork) start(p person, args map[string]any, appr deployments.Approva
 	if err := deploy.CheckID(tk.TaskID); err != nil {
 		w.t.Fatalf("the task id is not a workflow id: %v", err)
 	}
-	if _, err := time.Parse(time.RFC3339, tk.CreatedAt); err != nil || (tk.Status != "working" && tk.Status != "input_required") {
+	if _, err := time.Parse(time.RFC3339, tk.CreatedAt); err != nil || tk.Status != "working" {
 		w.t.Fatalf("created: %+v (%v)", tk, err)
 	}
 	return tk
@@ -107,10 +107,16 @@ func (w *taskWork) waitTask(c rawClient, id, want string) taskJSON {
 		if terminal := tk.Status == "completed" || tk.Status == "failed" || tk.Status == "cancelled"; terminal && tk.Status != want {
 			w.t.Fatalf("task %s ended %s, want %s: %s", id, tk.Status, want, tk.StatusMessage)
 		}
+		if want == awaiting {
+			return tk.Status == "working" && strings.Contains(tk.StatusMessage, "Waiting for")
+		}
 		return tk.Status == want
 	})
 	return tk
 }
+
+// awaiting is the wait helpers' name for a task that is working and waiting for approval.
+const awaiting = "awaiting approval"
 
 // getTask is mcp-go's tasks/get (2025-11-25).
 func getTask(a *agent, id string) (*mcp.GetTaskResult, error) {
@@ -119,7 +125,7 @@ func getTask(a *agent, id string) (*mcp.GetTaskResult, error) {
 	return a.c.GetTask(ctx, mcp.GetTaskRequest{Params: mcp.GetTaskParams{TaskId: id}})
 }
 
-func (w *taskWork) waitGet(a *agent, id string, want mcp.TaskStatus) *mcp.GetTaskResult {
+func (w *taskWork) waitGet(a *agent, id string, want mcp.TaskStatus) *mcp.GetTaskResult { // want may be awaiting
 	w.t.Helper()
 	var got *mcp.GetTaskResult
 	waitFor(w.t, 40*time.Second, fmt.Sprintf("task %s to be %s", id, want), func() bool {
@@ -129,6 +135,9 @@ func (w *taskWork) waitGet(a *agent, id string, want mcp.TaskStatus) *mcp.GetTas
 		}
 		if got.Status.IsTerminal() && got.Status != want {
 			w.t.Fatalf("task %s ended %s, want %s: %s", id, got.Status, want, got.StatusMessage)
+		}
+		if want == awaiting {
+			return got.Status == mcp.TaskStatusWorking && strings.Contains(got.StatusMessage, "Waiting for")
 		}
 		return got.Status == want
 	})
@@ -180,7 +189,7 @@ func (w *taskWork) tasks20251125() {
 	oneApprover := deployments.ApprovalHeader{Required: true, Approvers: 1, Role: "change-approvers", TimeoutSeconds: 3600,
 		Reasons: []string{"it changes core devices (lon-b1-core-01)"}}
 
-	// Approval needed: input_required, then completed once an approver approves.
+	// Approval needed: working while it waits, then completed once an approver approves.
 	tk := w.start(ninaP, w.request(1, "lon-b1-core-01"), oneApprover)
 	if tk.TTL != nil || tk.PollInterval == nil || !strings.Contains(fmt.Sprint(tk.Meta[mcp.ModelImmediateResponseMetaKey]), "core devices") {
 		t.Errorf("created: %+v", tk)
@@ -189,12 +198,12 @@ func (w *taskWork) tasks20251125() {
 	if st := ninaA.get(t, id); st.WorkflowID != id { // the task id is the workflow id
 		t.Fatalf("get_deployment %s: %+v", id, st)
 	}
-	onA := w.waitGet(ninaA, id, mcp.TaskStatusInputRequired)
+	onA := w.waitGet(ninaA, id, awaiting)
 	if !strings.Contains(onA.StatusMessage, "Waiting for 1 approval from the role change-approvers") || onA.CreatedAt != tk.CreatedAt {
 		t.Errorf("tasks/get: %+v", onA)
 	}
 	// Any replica answers.
-	if onB, err := getTask(ninaB, id); err != nil || onB.Status != mcp.TaskStatusInputRequired || onB.CreatedAt != tk.CreatedAt {
+	if onB, err := getTask(ninaB, id); err != nil || onB.Status != mcp.TaskStatusWorking || onB.CreatedAt != tk.CreatedAt {
 		t.Errorf("tasks/get on the other replica: %+v %v", onB, err)
 	}
 	// Someone else's task does not exist for them; an approver sees it but does not cancel it.
@@ -210,7 +219,7 @@ func (w *taskWork) tasks20251125() {
 	notFoundErr(t, err, "tasks/cancel by another engineer")
 	_, err = sam.c.TaskResult(ctx, mcp.TaskResultRequest{Params: mcp.TaskResultParams{TaskId: id}})
 	notFoundErr(t, err, "tasks/result by another engineer")
-	if got, err := getTask(dave, id); err != nil || got.Status != mcp.TaskStatusInputRequired || !strings.Contains(got.StatusMessage, "approve_deployment") {
+	if got, err := getTask(dave, id); err != nil || got.Status != mcp.TaskStatusWorking || !strings.Contains(got.StatusMessage, "approve_deployment") {
 		t.Errorf("tasks/get by the approver: %+v %v", got, err)
 	}
 	if _, err := dave.c.CancelTask(ctx, mcp.CancelTaskRequest{Params: mcp.CancelTaskParams{TaskId: id}}); !errors.Is(err, mcp.ErrInvalidParams) ||
@@ -253,7 +262,7 @@ func (w *taskWork) tasks20251125() {
 
 	// The requester cancels: cancelled at once; nothing is deployed.
 	tk2 := w.start(ninaP, w.request(2, "nyc-hq-dist-01"), oneApprover)
-	w.waitGet(ninaB, tk2.TaskID, mcp.TaskStatusInputRequired)
+	w.waitGet(ninaB, tk2.TaskID, awaiting)
 	canceled, err := ninaB.c.CancelTask(ctx, mcp.CancelTaskRequest{Params: mcp.CancelTaskParams{TaskId: tk2.TaskID}})
 	if err != nil || canceled.Status != mcp.TaskStatusCancelled || !strings.Contains(canceled.StatusMessage, "Canceled by "+ninaP.subject) {
 		t.Fatalf("tasks/cancel: %+v %v", canceled, err)
@@ -261,9 +270,11 @@ func (w *taskWork) tasks20251125() {
 	if got, err := getTask(ninaA, tk2.TaskID); err != nil || got.Status != mcp.TaskStatusCancelled {
 		t.Errorf("after tasks/cancel: %+v %v", got, err)
 	}
+	// The task is terminal at once, so tasks/result answers at once (while the workflow still
+	// cancels the change request), not when the workflow ends.
 	res, err := ninaA.c.TaskResult(ctx, mcp.TaskResultRequest{Params: mcp.TaskResultParams{TaskId: tk2.TaskID}})
 	b, _ = json.Marshal(res.StructuredContent)
-	if err != nil || !res.IsError || !strings.Contains(string(b), `"state":"canceled"`) {
+	if err != nil || !res.IsError || !strings.Contains(string(b), "Canceled by "+ninaP.subject) {
 		t.Errorf("tasks/result of the canceled task: %+v %s %v", res, b, err)
 	}
 	if _, err := ninaA.c.CancelTask(ctx, mcp.CancelTaskRequest{Params: mcp.CancelTaskParams{TaskId: tk2.TaskID}}); !errors.Is(err, mcp.ErrInvalidParams) ||
@@ -310,11 +321,11 @@ func (w *taskWork) tasks20260728() {
 	if _, ok := tk.raw["ttlMs"]; !ok || tk.TTLMs != nil || tk.PollIntervalMs == nil {
 		t.Errorf("created: %s", tk.raw)
 	}
-	got := w.waitTask(ninaA, id, "input_required")
-	if got.InputRequests == nil || len(*got.InputRequests) != 0 || !strings.Contains(got.StatusMessage, "Waiting for 1 approval") {
-		t.Errorf("input_required: %+v", got)
+	got := w.waitTask(ninaA, id, awaiting)
+	if got.InputRequests != nil || !strings.Contains(got.StatusMessage, "Waiting for 1 approval") {
+		t.Errorf("awaiting approval: %+v", got)
 	}
-	if onB := ninaB.call(t, "tasks/get", map[string]any{"taskId": id}).task(t); onB.Status != "input_required" || onB.CreatedAt != got.CreatedAt {
+	if onB := ninaB.call(t, "tasks/get", map[string]any{"taskId": id}).task(t); onB.Status != "working" || onB.CreatedAt != got.CreatedAt {
 		t.Errorf("tasks/get on the other replica: %+v", onB)
 	}
 	sam.call(t, "tasks/get", map[string]any{"taskId": id}).refused(t, http.StatusBadRequest, mcp.INVALID_PARAMS, "Task not found")
@@ -342,7 +353,7 @@ func (w *taskWork) tasks20260728() {
 		t.Errorf("a start without the extension: %+v", plain)
 	}
 	tk2 := w.start(ninaP, w.request(3, "nyc-hq-dist-01"), oneApprover)
-	w.waitTask(ninaA, tk2.TaskID, "input_required")
+	w.waitTask(ninaA, tk2.TaskID, awaiting)
 	if ack := ninaB.call(t, "tasks/cancel", map[string]any{"taskId": tk2.TaskID}); string(ack.Result) != `{"resultType":"complete"}` {
 		t.Errorf("tasks/cancel: %s %+v", ack.Result, ack.Error)
 	}

@@ -59,6 +59,9 @@ const (
 	// DefaultTaskRetention is TaskOptions.Retention's default: Temporal's smallest
 	// namespace retention, so an ended task's ttl never promises more than Temporal keeps.
 	DefaultTaskRetention = 24 * time.Hour
+	// maxInterceptedBody is the largest request tasks.go reads itself (the edge's own limit,
+	// authz.max_body_bytes, is 1 MiB by default).
+	maxInterceptedBody = 1 << 20
 	// createdWithin bounds the read of a just-started deployment for its CreateTaskResult.
 	createdWithin = 10 * time.Second
 )
@@ -138,7 +141,16 @@ func (t *tasks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		t.next.ServeHTTP(w, r)
 		return
 	}
-	body, err := io.ReadAll(r.Body)
+	// Read no more than a task request can need; a larger body goes to mcp-go as it came.
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxInterceptedBody+1))
+	if int64(len(body)) > maxInterceptedBody {
+		r.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(body), r.Body), r.Body}
+		t.next.ServeHTTP(w, r)
+		return
+	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	if err != nil {
 		t.next.ServeHTTP(w, r) // mcp-go answers the unreadable body
@@ -365,7 +377,9 @@ func (t *tasks) task(w http.ResponseWriter, q *request) {
 func (t *tasks) result(w http.ResponseWriter, q *request, who caller, st deploy.Status) {
 	id := st.WorkflowID
 	var sse *sseWriter
-	if !st.State.Terminal() {
+	// A task already reported terminal (an accepted cancellation, while the workflow still
+	// cancels the change) answers at once: tasks/result blocks only while the task runs.
+	if !st.State.Terminal() && !terminal(taskStatus(st, false)) {
 		if acceptsSSE(q.r.Header.Get("Accept")) {
 			sse = startSSE(w)
 		}
@@ -569,13 +583,11 @@ func (t *tasks) poll(task map[string]any, q *request, d time.Duration) {
 	}
 }
 
-// inline adds what a 2026-07-28 tasks/get carries for the status: the result once ended, no
-// input requests while waiting for approval (the approvers are other people, not this client).
+// inline adds what a 2026-07-28 tasks/get carries once the task ended: the result. (A
+// deployment waiting for approval is working, not input_required: the approvers are other
+// people, so there are never input requests for this client.)
 func (t *tasks) inline(task map[string]any, st deploy.Status, who caller) {
-	switch task["status"] {
-	case string(mcp.TaskStatusInputRequired):
-		task["inputRequests"] = map[string]any{}
-	case string(mcp.TaskStatusCompleted):
+	if task["status"] == string(mcp.TaskStatusCompleted) {
 		task["result"] = toolResult(st, who)
 	}
 }

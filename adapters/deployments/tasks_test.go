@@ -476,7 +476,7 @@ func TestTaskLifecycle(t *testing.T) {
 
 			created := ninaC.call(t, "tools/call", start).created(t, v)
 			st, err := f.Get(context.Background(), created.TaskID)
-			if err != nil || created.Status != "input_required" || created.CreatedAt != st.Started.Format("2006-01-02T15:04:05.000Z07:00") {
+			if err != nil || created.Status != "working" || created.CreatedAt != st.Started.Format("2006-01-02T15:04:05.000Z07:00") {
 				t.Fatalf("created %+v (%v)", created, err)
 			}
 			ttl, poll := created.TTL, created.PollInterval
@@ -498,11 +498,13 @@ func TestTaskLifecycle(t *testing.T) {
 			get := func(c rawClient) rpcReply { return c.call(t, "tasks/get", map[string]any{"taskId": id}) }
 
 			tk := get(ninaC).task(t)
-			if tk.Status != "input_required" || !strings.Contains(tk.StatusMessage, "Waiting for 1 approval from the role change-approvers") {
+			// Waiting for approval is working: the approvers are other people, so nothing is
+			// asked of this client (input_required would send it to tasks/result for input).
+			if tk.Status != "working" || !strings.Contains(tk.StatusMessage, "Waiting for 1 approval from the role change-approvers") {
 				t.Errorf("tasks/get: %+v", tk)
 			}
-			if modern && (tk.ResultType != "complete" || tk.InputRequests == nil || len(*tk.InputRequests) != 0) {
-				t.Errorf("2026-07-28 input_required: %+v", tk)
+			if modern && (tk.ResultType != "complete" || tk.InputRequests != nil) {
+				t.Errorf("2026-07-28 while waiting for approval: %+v", tk)
 			}
 			// Others: not found, in the words an unknown id gets.
 			unknown := ninaC.call(t, "tasks/get", map[string]any{"taskId": deploy.WorkflowID(strings.Repeat("cd", 32), "0123456789ab")})
@@ -516,7 +518,7 @@ func TestTaskLifecycle(t *testing.T) {
 					t.Errorf("%s by a stranger says %q, an unknown id %q", m, r.Error.Message, unknown.Error.Message)
 				}
 			}
-			if tk := get(dave).task(t); tk.Status != "input_required" || !strings.Contains(tk.StatusMessage, "approve_deployment") {
+			if tk := get(dave).task(t); tk.Status != "working" || !strings.Contains(tk.StatusMessage, "approve_deployment") {
 				t.Errorf("the approver's tasks/get: %+v", tk)
 			}
 			dave.call(t, "tasks/cancel", map[string]any{"taskId": id}).refused(t, notFound, mcp.INVALID_PARAMS, "only the requester")
@@ -644,7 +646,7 @@ func TestTasksWithMCPGoClient(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	got, err := c.GetTask(ctx, mcp.GetTaskRequest{Params: mcp.GetTaskParams{TaskId: id}})
-	if err != nil || got.Status != mcp.TaskStatusInputRequired || got.TaskId != id || got.PollInterval == nil {
+	if err != nil || got.Status != mcp.TaskStatusWorking || got.TaskId != id || got.PollInterval == nil {
 		t.Fatalf("GetTask: %+v %v", got, err)
 	}
 	f.set(id, func(st *deploy.Status) { st.State = deploy.StateCompleted })

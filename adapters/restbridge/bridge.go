@@ -381,6 +381,9 @@ func (b *Bridge) call(r *http.Request, up *upstream, tool string, id identity) (
 		case idemReplay:
 			b.metrics.replays.Inc()
 			replay := &response{status: first.status, header: first.header.Clone(), body: first.body}
+			if replay.header == nil {
+				replay.header = http.Header{}
+			}
 			replay.header.Set(ReplayedHeader, "true")
 			return replay, true
 		case idemMismatch:

@@ -28,6 +28,10 @@ import (
 
 const redisKeyPrefix = "gatehouse:rest-bridge:idempotency:"
 
+// maxKeptBody bounds an answer kept in Redis: a larger one is replaced by a 409 problem that
+// says the call ran (so a retry never runs it again) and its answer was not kept.
+const maxKeptBody = 256 << 10
+
 // redisRecord is a key's value: a claim while the first call runs, then its answer.
 type redisRecord struct {
 	Fingerprint string      `json:"fp"`
@@ -129,6 +133,10 @@ func (s *redisStore) finish(ctx context.Context, ticket any, resp *response, kee
 		if px <= 0 {
 			keep = false // past the retention already: nothing to keep
 		} else {
+			if len(resp.body) > maxKeptBody {
+				resp = problemResponse(&problem{status: http.StatusConflict, detail: fmt.Sprintf("the first call with this %s ran; "+
+					"its answer (%d bytes) was too large to keep for retries, so the call is not run again", IdempotencyHeader, len(resp.body))}, "", "", "")
+			}
 			b, err := json.Marshal(redisRecord{Fingerprint: t.fingerprint, Created: t.created, Status: resp.status,
 				Header: resp.header, Body: resp.body})
 			if err != nil {

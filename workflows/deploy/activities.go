@@ -34,12 +34,12 @@ type Controller interface {
 	// Task reports a task; an unknown task is an error wrapping ErrNotFound.
 	Task(ctx context.Context, taskID string) (TaskStatus, error)
 	// FindDeploy looks for the deployment a deploy request whose answer was lost may have
-	// started: a deploy task started at or after since for that template version and
-	// exactly those devices. It returns the task's id; an error wrapping ErrNotFound when
-	// there is none, ErrPending while a task that could be it is still running (the
-	// controller names a task's deployment only at its end), ErrAmbiguous when more than
-	// one matches.
-	FindDeploy(ctx context.Context, t TemplateInfo, deviceIDs []string, since time.Time) (string, error)
+	// started: a deploy task by Gatehouse's own account, started between since and until,
+	// deploying that template version to exactly those devices. It returns the task's id;
+	// an error wrapping ErrNotFound when there is none, ErrPending while a task that could
+	// be it is still running (the controller names a task's deployment only at its end),
+	// ErrAmbiguous when more than one matches or a candidate cannot be checked.
+	FindDeploy(ctx context.Context, t TemplateInfo, deviceIDs []string, since, until time.Time) (string, error)
 }
 
 // ChangeSystem is what a deployment needs from the change management system. ServiceNow
@@ -425,6 +425,7 @@ type FindInput struct {
 	Template  TemplateInfo `json:"template"`
 	DeviceIDs []string     `json:"device_ids"`
 	Since     time.Time    `json:"since"`
+	Until     time.Time    `json:"until"`
 }
 
 // FindDeployment reconciles a deploy request whose outcome is unknown with the controller's
@@ -439,7 +440,7 @@ func (a *Activities) FindDeployment(ctx context.Context, in FindInput) (string, 
 	}
 	failures := 0
 	for {
-		task, err := a.Controller.FindDeploy(ctx, in.Template, in.DeviceIDs, in.Since)
+		task, err := a.Controller.FindDeploy(ctx, in.Template, in.DeviceIDs, in.Since, in.Until)
 		switch {
 		case err == nil:
 			return task, nil

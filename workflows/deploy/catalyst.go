@@ -159,17 +159,29 @@ func (cc CatalystCenter) Task(ctx context.Context, taskID string) (TaskStatus, e
 }
 
 // FindDeploy implements Controller with the task search (GET /task, serviceType NCTP,
-// started since) and each finished task's deployment status: the deployment of this
-// template name and version to exactly these devices.
-func (cc CatalystCenter) FindDeploy(ctx context.Context, t TemplateInfo, deviceIDs []string, since time.Time) (string, error) {
-	tasks, err := cc.C.Tasks(ctx, "NCTP", since)
+// started between since and until) and each finished task's deployment status: the
+// deployment of this template name and version to exactly these devices, by the account
+// Gatehouse signs in as (a deployment someone else started, even of the same template, is
+// never taken for ours). A full page of 500 tasks is ambiguous: the search may have missed one.
+func (cc CatalystCenter) FindDeploy(ctx context.Context, t TemplateInfo, deviceIDs []string, since, until time.Time) (string, error) {
+	account, err := cc.C.Username(ctx)
+	if err != nil {
+		return "", err
+	}
+	tasks, err := cc.C.Tasks(ctx, "NCTP", since, until)
 	if err != nil {
 		return "", classify(err)
+	}
+	if len(tasks) >= 500 {
+		return "", fmt.Errorf("%w: 500 or more deploy tasks between %s and %s", ErrAmbiguous, since.UTC().Format(time.RFC3339), until.UTC().Format(time.RFC3339))
 	}
 	want := slices.Sorted(slices.Values(deviceIDs))
 	var found []string
 	pending := 0
 	for _, tk := range tasks {
+		if tk.Username != account {
+			continue
+		}
 		if !tk.Done() {
 			pending++
 			continue

@@ -126,7 +126,7 @@ func (f *fakeController) Task(_ context.Context, id string) (deploy.TaskStatus, 
 	return st, nil
 }
 
-func (f *fakeController) FindDeploy(_ context.Context, t deploy.TemplateInfo, devices []string, _ time.Time) (string, error) {
+func (f *fakeController) FindDeploy(_ context.Context, t deploy.TemplateInfo, devices []string, _, _ time.Time) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.finds++

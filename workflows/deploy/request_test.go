@@ -129,7 +129,7 @@ func TestListQuery(t *testing.T) {
 }
 
 func TestStates(t *testing.T) {
-	for s, want := range map[deploy.State]string{deploy.StateValidating: "working", deploy.StateAwaitingApproval: "input_required",
+	for s, want := range map[deploy.State]string{deploy.StateValidating: "working", deploy.StateAwaitingApproval: "working",
 		deploy.StateDeploying: "working", deploy.StateCompleted: "completed", deploy.StateRejected: "failed",
 		deploy.StateExpired: "failed", deploy.StateCanceled: "cancelled", deploy.StateFailed: "failed"} {
 		if s.TaskStatus() != want {

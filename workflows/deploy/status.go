@@ -30,12 +30,11 @@ func (s State) Terminal() bool {
 	return false
 }
 
-// TaskStatus maps the state onto an MCP task status: working, input_required (waiting for
-// approval), completed, failed (failed, rejected, expired) or cancelled.
+// TaskStatus maps the state onto an MCP task status: working (also while waiting for
+// approval: input_required would ask the requestor for input through tasks/result, but the
+// approvers are other people), completed, failed (failed, rejected, expired) or cancelled.
 func (s State) TaskStatus() string {
 	switch s {
-	case StateAwaitingApproval:
-		return "input_required"
 	case StateCompleted:
 		return "completed"
 	case StateFailed, StateRejected, StateExpired:

@@ -406,7 +406,13 @@ send:
 		case ErrTypeDeployRefused:
 			rec.Outcome = OutcomeRefused
 		default:
-			if found := r.reconcile(ctx, what, FindInput{Template: tmpl, DeviceIDs: in.DeviceIDs, Since: sending}, err); found != "" {
+			found := r.reconcile(ctx, what, FindInput{Template: tmpl, DeviceIDs: in.DeviceIDs, Since: sending,
+				Until: workflow.Now(ctx).Add(reconcileSkew)}, err)
+			if ctx.Err() != nil { // canceled while searching: the caller closes the change
+				rec.Outcome, rec.FailureReason, rec.Ended = OutcomeUnknown, errText(err), workflow.Now(ctx)
+				return ctx.Err()
+			}
+			if found != "" {
 				task = found
 				break send
 			}

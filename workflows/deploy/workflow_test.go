@@ -175,7 +175,7 @@ func TestApprovalByTwoApprovers(t *testing.T) {
 		}
 		var st deploy.Status
 		_ = v.Get(&st)
-		if st.State != deploy.StateAwaitingApproval || len(st.Approvals) != 1 || st.State.TaskStatus() != "input_required" {
+		if st.State != deploy.StateAwaitingApproval || len(st.Approvals) != 1 || st.State.TaskStatus() != "working" {
 			t.Errorf("mid-approval status: %s, %d approvals", st.State, len(st.Approvals))
 		}
 	}, 90*time.Second)

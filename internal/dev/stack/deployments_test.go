@@ -27,15 +27,14 @@ import (
 // asks one approver for core devices instead of two (there is one demo approver).
 //
 // Then the same as an MCP task (2025-11-25): a task-augmented start_deployment whose task id
-// is the workflow id; tasks/get by nina (input_required), by carl (he approves it) and by sam
-// (no role on deployments: refused by the policy); tasks/cancel by nina, refused by the
-// reference policy (tasks/cancel needs "write" on the server, which network engineers do not
-// have: they cancel with cancel_deployment, a tool grant); carl approves; tasks/result
-// returns the final result.
+// is the workflow id; tasks/get by nina (working, waiting for approval), by carl (he approves it) and by sam
+// (no role on deployments: refused by the policy); tasks/cancel by carl, refused by the
+// reference policy (only those who may call cancel_deployment may send tasks/cancel; approvers
+// reject); carl approves; tasks/result returns the final result.
 //
 // And over REST: start_deployment answers 202 with the task's path; nina and carl may poll it,
-// sam may not (policy), nina may not cancel it (policy); once carl approves, the poll carries
-// the result; an admin's cancel of the ended task is a conflict.
+// sam may not (policy), carl may not cancel it (policy); once carl approves, the poll carries
+// the result; an admin's or nina's cancel of the ended task is a conflict.
 func TestDeploymentThroughTheEdge(t *testing.T) {
 	bin := devserver.Bin(t)
 	dir := testkit.CopyPolicies(t)
@@ -171,16 +170,16 @@ func TestDeploymentThroughTheEdge(t *testing.T) {
 		if err != nil {
 			t.Fatalf("tasks/get by nina: %v", err)
 		}
-		if got.Status == mcp.TaskStatusInputRequired {
+		if got.Status == mcp.TaskStatusWorking && strings.Contains(got.StatusMessage, "Waiting for") {
 			break
 		}
 		if time.Now().After(deadline) || got.Status.IsTerminal() {
-			t.Fatalf("task %s is %s, want input_required: %s", taskID, got.Status, got.StatusMessage)
+			t.Fatalf("task %s is %s, want working and waiting for approval: %s", taskID, got.Status, got.StatusMessage)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
 	carlTasks := connectTo(t, s, "deployments", "carl", "2025-11-25")
-	if got, err := getTask(carlTasks); err != nil || got.Status != mcp.TaskStatusInputRequired || !strings.Contains(got.StatusMessage, "approve_deployment") {
+	if got, err := getTask(carlTasks); err != nil || got.Status != mcp.TaskStatusWorking || !strings.Contains(got.StatusMessage, "approve_deployment") {
 		t.Fatalf("tasks/get by carl: %+v %v", got, err)
 	}
 	samTok, _ := s.Token("sam")
@@ -192,9 +191,9 @@ func TestDeploymentThroughTheEdge(t *testing.T) {
 	}
 	ctx, cancelCalls := context.WithTimeout(context.Background(), time.Minute)
 	defer cancelCalls()
-	if _, err := ninaTasks.CancelTask(ctx, mcp.CancelTaskRequest{Params: mcp.CancelTaskParams{TaskId: taskID}}); err == nil ||
+	if _, err := carlTasks.CancelTask(ctx, mcp.CancelTaskRequest{Params: mcp.CancelTaskParams{TaskId: taskID}}); err == nil ||
 		!strings.Contains(err.Error(), `tasks/cancel "" on server "deployments" needs "write" access`) {
-		t.Fatalf("tasks/cancel by nina: %v (the reference policy gives network engineers no write on deployments)", err)
+		t.Fatalf("tasks/cancel by carl: %v (approvers reject; the policy lets only those who may cancel_deployment cancel)", err)
 	}
 	var view struct {
 		RequestHash string `json:"request_hash"`
@@ -225,14 +224,14 @@ func TestDeploymentThroughTheEdge(t *testing.T) {
 		t.Fatalf("REST start: %d %v %s", a.status, a.header, a.raw)
 	}
 	poll := func(token string) restAnswer { return rest(t, "GET", s.EdgeURL+loc, token, nil, "", "") }
-	if p := poll(ninaTok); p.status != 200 || p.header.Get("Retry-After") == "" || (p.body["status"] != "working" && p.body["status"] != "input_required") {
+	if p := poll(ninaTok); p.status != 200 || p.header.Get("Retry-After") == "" || p.body["status"] != "working" {
 		t.Fatalf("nina polls: %d %v %s", p.status, p.header, p.raw)
 	}
 	if p := poll(samTok); p.status != 403 || !strings.Contains(p.raw, "tasks/get") {
 		t.Fatalf("sam polls: %d %s", p.status, p.raw)
 	}
-	if p := rest(t, "DELETE", s.EdgeURL+loc, ninaTok, nil, "", ""); p.status != 403 || !strings.Contains(p.raw, "tasks/cancel") {
-		t.Fatalf("nina cancels over REST (the reference policy gives her no write on deployments): %d %s", p.status, p.raw)
+	if p := rest(t, "DELETE", s.EdgeURL+loc, carlTok, nil, "", ""); p.status != 403 || !strings.Contains(p.raw, "tasks/cancel") {
+		t.Fatalf("carl cancels over REST (approvers reject instead): %d %s", p.status, p.raw)
 	}
 	if p := rest(t, "GET", s.EdgeURL+"/api/v1/mcp/deployments/tasks/deploy-0123456789abcdef-0123456789ab", ninaTok, nil, "", ""); p.status != 404 {
 		t.Fatalf("an unknown task: %d %s", p.status, p.raw)
@@ -248,7 +247,7 @@ func TestDeploymentThroughTheEdge(t *testing.T) {
 			t.Fatalf("REST deployment is %s", restView.State)
 		}
 	}
-	if p := poll(carlTok); p.status != 200 || p.body["status"] != "input_required" {
+	if p := poll(carlTok); p.status != 200 || p.body["status"] != "working" || !strings.Contains(p.raw, "approve_deployment") {
 		t.Fatalf("carl polls the deployment awaiting his approval: %d %s", p.status, p.raw)
 	}
 	if a := callREST(t, s, carlTok, "deployments", "approve_deployment", map[string]any{"workflow_id": restView.WorkflowID,
@@ -275,5 +274,9 @@ func TestDeploymentThroughTheEdge(t *testing.T) {
 	}
 	if p := rest(t, "DELETE", s.EdgeURL+loc, adminTok, nil, "", ""); p.status != 409 || !strings.Contains(p.raw, "terminal") {
 		t.Fatalf("admin cancels an ended task: %d %s", p.status, p.raw)
+	}
+	// nina may cancel her own task (the edge lets her, as for cancel_deployment); it has ended.
+	if p := rest(t, "DELETE", s.EdgeURL+loc, ninaTok, nil, "", ""); p.status != 409 || !strings.Contains(p.raw, "terminal") {
+		t.Fatalf("nina cancels her ended task: %d %s", p.status, p.raw)
 	}
 }
