@@ -90,7 +90,9 @@ func TestRealEnvoyTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go func() { _ = kit.NewServer(kit.Options{Name: "catalyst-center"}).Serve(ctx, al, time.Second, src.ServerConfig()) }()
+	go func() {
+		_ = kit.NewServer(kit.Options{Name: "catalyst-center"}).Serve(ctx, al, time.Second, src.ServerConfig())
+	}()
 
 	gl, _ := net.Listen("tcp", "127.0.0.1:0")
 	hl, _ := net.Listen("tcp", "127.0.0.1:0")
