@@ -559,16 +559,6 @@ func TestKubernetesMountsTheFilesTheConfigNames(t *testing.T) {
 	}
 }
 
-// kitAdapter reports whether an adapter's command runs adapters/kit's Main, which refuses to
-// start without mTLS settings or the explicit opt-in.
-func kitAdapter(t *testing.T, name string) bool {
-	b, err := os.ReadFile(repo("cmd", "gatehouse-adapter-"+name, "main.go"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.Contains(string(b), "kit.Main(")
-}
-
 // startsUnderKit says why an adapter with this environment would refuse to start, or "".
 func startsUnderKit(env map[string]string) string {
 	cert, key, ca := env["GATEHOUSE_TLS_CERT_FILE"], env["GATEHOUSE_TLS_KEY_FILE"], env["GATEHOUSE_TLS_CLIENT_CA_FILE"]
@@ -581,24 +571,50 @@ func startsUnderKit(env map[string]string) string {
 	return ""
 }
 
-// The adapters built on the kit start: they have the edge's mTLS settings or say explicitly
-// that they serve without them.
+// Every adapter takes the edge's mTLS settings from the environment (adapters/kit TLSFlags)
+// and refuses to start without a client CA unless told explicitly to serve without one. In
+// Kubernetes none may: each has its certificate, the mesh CA and Envoy's SAN (the same one
+// authz accepts), from a Secret directory mount. Compose, a one-machine trial stack with no CA,
+// must say so explicitly.
 func TestAdaptersHaveWhatTheKitNeedsToStart(t *testing.T) {
 	m := build(t, repo("deploy", "kubernetes"))
+	cfg, err := config.Load(repo("deploy", "kubernetes", "gatehouse.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.Edge.MTLS.Enabled() || !cfg.Authz.TLS.Enabled() || len(cfg.Authz.TLS.ClientSANs) == 0 {
+		t.Fatal("edge.mtls and authz.tls (with client_sans) are not both set: the adapters and authz would believe any caller")
+	}
+	adapters := 0
 	for name, d := range m.deployments {
-		img := d.Spec.Template.Spec.Containers[0].Image
-		adapter, ok := strings.CutPrefix(strings.Split(img, ":")[0], "ghcr.io/gatehouse-mcp/gatehouse-adapter-")
-		if !ok || !kitAdapter(t, adapter) {
+		if !strings.HasPrefix(d.Spec.Template.Spec.Containers[0].Image, "ghcr.io/gatehouse-mcp/gatehouse-adapter-") {
 			continue
 		}
-		if why := startsUnderKit(envOf(d)); why != "" {
+		adapters++
+		env := envOf(d)
+		if why := startsUnderKit(env); why != "" {
 			t.Errorf("Deployment %s: %s", name, why)
 		}
+		if _, set := env["GATEHOUSE_INSECURE_NO_MTLS"]; set {
+			t.Errorf("Deployment %s serves without requiring the edge's certificate", name)
+		}
+		sans := strings.Split(env["GATEHOUSE_TLS_CLIENT_SANS"], ",")
+		if !slices.Contains(sans, cfg.Authz.TLS.ClientSANs[0]) {
+			t.Errorf("Deployment %s accepts client SANs %v, not Envoy's %s (as authz.tls.client_sans)", name, sans, cfg.Authz.TLS.ClientSANs[0])
+		}
+		spec := d.Spec.Template.Spec
+		for _, k := range []string{"GATEHOUSE_TLS_CERT_FILE", "GATEHOUSE_TLS_KEY_FILE", "GATEHOUSE_TLS_CLIENT_CA_FILE"} {
+			if v, ok := mountedFrom(spec, spec.Containers[0], env[k]); !ok || v.Secret == nil {
+				t.Errorf("Deployment %s: %s=%s is not in a Secret directory mount", name, k, env[k])
+			}
+		}
+	}
+	if adapters < len(cfg.Servers) {
+		t.Errorf("%d adapter Deployments checked for %d servers", adapters, len(cfg.Servers))
 	}
 	c := loadCompose(t)
 	for name, s := range c.Services {
-		adapter, ok := strings.CutPrefix(strings.Split(s.Image, ":")[0], "ghcr.io/gatehouse-mcp/gatehouse-adapter-")
-		if !ok || !kitAdapter(t, adapter) {
+		if !strings.HasPrefix(s.Image, "ghcr.io/gatehouse-mcp/gatehouse-adapter-") {
 			continue
 		}
 		if why := startsUnderKit(s.Environment); why != "" {

@@ -221,6 +221,7 @@ func TestNetworkPoliciesAllowOnlyTheDesignedPaths(t *testing.T) {
 	// Each server: reached from the edge only (and the REST bridge), reaching only what its
 	// environment says it uses.
 	var servers []endpoint
+	serverPort := map[string]int32{}
 	for _, s := range cfg.Servers {
 		u, _ := url.Parse(s.Upstream)
 		p, _ := strconv.Atoi(u.Port())
@@ -230,6 +231,7 @@ func TestNetworkPoliciesAllowOnlyTheDesignedPaths(t *testing.T) {
 		}
 		pod := pods[d.Name]
 		servers = append(servers, pod)
+		serverPort[pod.name] = cport
 		must = append(must, tcp(envoy, pod, cport))
 		mustNot = append(mustNot, tcp(authz, pod, cport), tcp(cp, pod, cport), tcp(internet, pod, cport))
 		for _, a := range attackers {
@@ -268,7 +270,7 @@ func TestNetworkPoliciesAllowOnlyTheDesignedPaths(t *testing.T) {
 	for _, a := range servers {
 		for _, b := range servers {
 			if a.name != b.name && a.name != "rest-bridge" {
-				mustNot = append(mustNot, tcp(a, b, 8080))
+				mustNot = append(mustNot, tcp(a, b, serverPort[b.name]))
 			}
 		}
 	}
@@ -298,10 +300,14 @@ func TestNetworkPolicyEvaluatorOpensWithoutPolicies(t *testing.T) {
 	m := build(t, repo("deploy", "kubernetes"))
 	attacker := endpoint{name: "debug", ns: "gatehouse", labels: map[string]string{"run": "debug"}, ip: net.IPv4(10, 244, 2, 1)}
 	adapter := podOf(m.deployments["github"], 1)
-	if !(netpolSet{}).allowed(attacker, adapter, 8080, corev1.ProtocolTCP) {
+	_, cport, err := serviceBackend(m, "github", 8443)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !(netpolSet{}).allowed(attacker, adapter, cport, corev1.ProtocolTCP) {
 		t.Fatal("no policies, yet the path is refused")
 	}
-	if netpolSet(m.netpols).allowed(attacker, adapter, 8080, corev1.ProtocolTCP) {
+	if netpolSet(m.netpols).allowed(attacker, adapter, cport, corev1.ProtocolTCP) {
 		t.Fatal("the manifests' policies let a debug pod reach the github adapter")
 	}
 }
