@@ -67,6 +67,15 @@ func run(ctx context.Context, a Adapter, args []string) error {
 	roleID := fs.String("vault-role-id-file", os.Getenv("GATEHOUSE_VAULT_ROLE_ID_FILE"), "AppRole role_id file")
 	secretID := fs.String("vault-secret-id-file", os.Getenv("GATEHOUSE_VAULT_SECRET_ID_FILE"), "AppRole secret_id file")
 	k8sRole := fs.String("vault-kubernetes-role", os.Getenv("GATEHOUSE_VAULT_KUBERNETES_ROLE"), "Vault role for Kubernetes auth")
+	pkiRole := fs.String("tls-vault-pki-role", os.Getenv("GATEHOUSE_TLS_VAULT_PKI_ROLE"),
+		"issue --tls-cert/--tls-key from this role of Vault's PKI engine and renew them at 2/3 of their lifetime (GATEHOUSE_TLS_VAULT_PKI_ROLE; needs --secrets vault)")
+	pkiMount := fs.String("tls-vault-pki-mount", env("GATEHOUSE_TLS_VAULT_PKI_MOUNT", "pki"), "PKI engine mount (GATEHOUSE_TLS_VAULT_PKI_MOUNT)")
+	pkiCN := fs.String("tls-vault-pki-common-name", os.Getenv("GATEHOUSE_TLS_VAULT_PKI_COMMON_NAME"), "the certificate's common name, also a DNS SAN: the host in the server's upstream URL (GATEHOUSE_TLS_VAULT_PKI_COMMON_NAME)")
+	pkiURIs := fs.String("tls-vault-pki-uri-sans", os.Getenv("GATEHOUSE_TLS_VAULT_PKI_URI_SANS"), "comma-separated URI SANs, e.g. a SPIFFE id (GATEHOUSE_TLS_VAULT_PKI_URI_SANS)")
+	pkiTTL := fs.Duration("tls-vault-pki-ttl", 24*time.Hour, "lifetime asked for (GATEHOUSE_TLS_VAULT_PKI_TTL)")
+	if d, err := time.ParseDuration(os.Getenv("GATEHOUSE_TLS_VAULT_PKI_TTL")); err == nil && d > 0 {
+		*pkiTTL = d
+	}
 	level := fs.String("log-level", env("GATEHOUSE_LOG_LEVEL", "info"), "debug, info, warn, error")
 	format := fs.String("log-format", env("GATEHOUSE_LOG_FORMAT", "json"), "json (ECS) or console")
 	var tf TLSFlags
@@ -89,6 +98,9 @@ func run(ctx context.Context, a Adapter, args []string) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	s := NewServer(Options{Name: a.Name, Version: a.Version, Logger: log})
+	if *pkiRole != "" && (*source != "vault" || tf.CertFile == "" || *pkiCN == "") {
+		return errors.New("--tls-vault-pki-role needs --secrets vault, --tls-cert and --tls-key (where to write) and --tls-vault-pki-common-name")
+	}
 	var secrets SecretSource
 	switch *source {
 	case "env":
@@ -101,6 +113,15 @@ func run(ctx context.Context, a Adapter, args []string) error {
 		}
 		go v.Run(ctx)
 		secrets = v
+		if *pkiRole != "" {
+			r := &CertRenewer{Source: v.PKI(VaultPKIConfig{Mount: *pkiMount, Role: *pkiRole, CommonName: *pkiCN,
+				URISANs: splitList(*pkiURIs), TTL: *pkiTTL}), CertFile: tf.CertFile, KeyFile: tf.KeyFile, Log: log}
+			c, err := r.IssueNow(ctx)
+			if err != nil {
+				return fmt.Errorf("--tls-vault-pki-role: %w", err)
+			}
+			go r.Run(ctx, c)
+		}
 	default:
 		return fmt.Errorf("--secrets must be vault or env, got %q", *source)
 	}

@@ -26,6 +26,7 @@
 //	POST   /v1/{mount}/data/{path}           {"data",{"options":{"cas"}}} -> new version; 400 on a cas mismatch
 //	DELETE /v1/{mount}/data/{path}           soft-deletes the latest version; 204
 //	GET    /v1/{mount}/metadata/{path}       key metadata with every kept version
+//	POST   /v1/pki/issue/{role}              a real certificate and key from the double's CA (pki.go)
 //
 // PUT is accepted wherever POST is, as in Vault. While sealed every endpoint but sys/health
 // answers 503 {"errors":["Vault is sealed"]}.
@@ -249,6 +250,8 @@ func (s *Server) route(r *http.Request, body []byte) reply {
 		return s.lookupSelf(r, tok)
 	case p == "auth/token/renew-self":
 		return s.renewSelf(r, body, tok)
+	case strings.HasPrefix(p, "pki/issue/") && (r.Method == http.MethodPost || r.Method == http.MethodPut):
+		return s.issue(strings.TrimPrefix(p, "pki/issue/"), tok, body) // pki.go
 	case strings.HasPrefix(p, s.mount+"/"):
 		return s.kv(r, body, tok, strings.TrimPrefix(p, s.mount+"/"))
 	}
