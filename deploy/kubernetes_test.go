@@ -15,6 +15,8 @@ import (
 	"time"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"github.com/rs/zerolog"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -35,6 +37,7 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/internal/config"
 	"github.com/gatehouse-mcp/gatehouse/internal/controlplane/model"
 	"github.com/gatehouse-mcp/gatehouse/internal/controlplane/xds"
+	"github.com/gatehouse-mcp/gatehouse/internal/dev/devca"
 	"github.com/gatehouse-mcp/gatehouse/internal/proxy/policy"
 )
 
@@ -620,5 +623,68 @@ func TestAdaptersHaveWhatTheKitNeedsToStart(t *testing.T) {
 		if why := startsUnderKit(s.Environment); why != "" {
 			t.Errorf("compose service %s: %s", name, why)
 		}
+	}
+}
+
+// The control plane accepts the Kubernetes config as it would in the cluster: with the Secrets'
+// files in place (issued here by a throwaway CA), it builds listeners, routes, clusters and the
+// SDS secrets (edge certificate, Envoy's client certificate, the mesh CA), and the snapshot is
+// consistent.
+func TestKubernetesConfigMakesAConsistentEnvoySnapshot(t *testing.T) {
+	cfg, err := config.Load(repo("deploy", "kubernetes", "gatehouse.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := devca.New("test mesh CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := url.Parse(cfg.PublicURL)
+	files := map[string][]byte{}
+	for dir, san := range map[string]string{
+		filepath.Dir(cfg.Edge.TLS.CertFile):  pub.Hostname(),
+		filepath.Dir(cfg.Edge.MTLS.CertFile): cfg.Authz.TLS.ClientSANs[0],
+	} {
+		p, err := ca.Issue(time.Hour, san)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[filepath.Join(dir, "tls.crt")], files[filepath.Join(dir, "tls.key")], files[filepath.Join(dir, "ca.crt")] = p.CertPEM, p.KeyPEM, ca.PEM
+	}
+	read := func(path string) ([]byte, error) {
+		if b, ok := files[path]; ok {
+			return b, nil
+		}
+		return nil, fmt.Errorf("%s: %w", path, os.ErrNotExist)
+	}
+	edge, err := model.Build(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := xds.Translate(edge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets, _, err := xds.Secrets(edge, read)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(secrets) == 0 {
+		t.Fatal("no SDS secrets: the edge would serve neither TLS nor mTLS")
+	}
+	var names []string
+	for _, r := range secrets {
+		names = append(names, cache.GetResourceName(r))
+	}
+	// Snapshot.Consistent does not follow SDS references: check the three names the listener
+	// and the mTLS clusters use are all served.
+	for _, want := range []string{xds.SecretEdgeCert, xds.SecretUpstreamClient, xds.SecretUpstreamCA} {
+		if !slices.Contains(names, want) {
+			t.Errorf("SDS secret %s is not served (served: %v)", want, names)
+		}
+	}
+	res[resource.SecretType] = secrets
+	if _, err := xds.Snapshot("1", res); err != nil {
+		t.Fatal(err)
 	}
 }
