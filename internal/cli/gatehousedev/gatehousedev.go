@@ -187,7 +187,7 @@ func banner(s *stack.Stack, user string) (string, error) {
 	row("OIDC issuer", s.Issuer.URL(), "demo users "+strings.Join(demoUsers(), ", ")+"; password "+issuer.DefaultPassword)
 	row("authz gRPC", s.AuthzGRPC, "ext_authz, called by the edge")
 	row("authz HTTP", authzHTTP, "protected resource metadata, /healthz, /readyz")
-	row("metrics", authzHTTP+"/metrics", "Prometheus (each adapter: <adapter>/metrics)")
+	row("metrics", authzHTTP+"/metrics", "Prometheus (each adapter: <adapter>/metrics); rules and dashboards: deploy/observability")
 	// Adapters and authz speak mTLS with a CA made at start, as in production: a direct call
 	// needs the developer's certificate (curl --cacert CA --cert certificate --key key).
 	f := s.CertFiles()
