@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -837,7 +838,7 @@ func (t *tasks) log(q *request, who caller, action, id string, e *rpcError) {
 	ev, outcome := t.o.Log.Info(), "success"
 	if e != nil {
 		ev, outcome = t.o.Log.Warn(), "failure"
-		ev = ev.Int("error.code", e.code).Str("error.message", e.message)
+		ev = ev.Str("error.code", strconv.Itoa(e.code)).Str("error.message", e.message) // ECS: keyword
 	}
 	ev.Str("event.kind", "event").Str("event.action", strings.ReplaceAll(action, "/", "-")).Str("event.outcome", outcome).
 		Str("gatehouse.task_id", id).Str("gatehouse.protocol_version", q.rev).Str("user.id", who.subject).

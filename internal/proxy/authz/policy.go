@@ -97,7 +97,7 @@ func (s *Server) upstreamHeaders(r *request, d *policy.Decision) map[string]stri
 		for _, hv := range hvs {
 			k := strings.ToLower(hv.GetHeader().GetKey())
 			if !settable(k) {
-				s.log.Warn().Str("gatehouse.decision_id", r.decisionID).Str("http.request.header", k).
+				s.log.Warn().Str("gatehouse.decision_id", r.decisionID).Str("gatehouse.header", k).
 					Msg("policy header not settable; dropped")
 				continue
 			}
