@@ -47,6 +47,12 @@ func TestOverloadRefusedEarly(t *testing.T) {
 	if c, _ := check(10*time.Second, callBody(2, "slow_tool", nil)); c != codes.OK {
 		t.Fatalf("slow Check: %s", c)
 	}
+	// A Check with a free worker is tried whatever the last one cost: its deadline (400 ms)
+	// is shorter than the service time learnt (1 s), but refusing it would also stop the
+	// service from ever learning a shorter one.
+	if c, took := check(400*time.Millisecond, callBody(5, "list_devices", nil)); c != codes.OK {
+		t.Fatalf("a lone Check was refused after a slow one: %s after %s", c, took)
+	}
 	// ...then every slot is taken by a slow one.
 	var wg sync.WaitGroup
 	for i := range 2 * runtime.GOMAXPROCS(0) {

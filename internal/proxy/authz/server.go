@@ -66,6 +66,7 @@ type Server struct {
 	jobs               chan *job
 	workers            int
 	waiting            atomic.Int64 // Checks waiting for a worker
+	busy               atomic.Int64 // workers deciding a Check
 	serviceTime        ewma         // recent time a Check holds its slot
 	drainGap           ewma         // recent time between completions while Checks wait
 	lastDone           atomic.Int64 // when the last Check completed (Unix ns)
@@ -195,11 +196,15 @@ func (s *Server) run(j *job) {
 		}
 		close(j.done)
 	}()
-	deadline, hasDeadline := j.ctx.Deadline()
-	if j.ctx.Err() != nil || (hasDeadline && !s.canFinish(s.now(), deadline, 0)) {
+	// Dropped only when its deadline has actually passed while it queued: a Check that
+	// reached a worker is always tried, so the service time keeps being learned (an estimate
+	// alone, once too high, would refuse every Check and never learn otherwise).
+	if j.ctx.Err() != nil {
 		j.err = s.overloaded()
 		return
 	}
+	s.busy.Add(1)
+	defer s.busy.Add(-1)
 	r := s.newRequest(j.req)
 	s.metrics.queue.Observe(r.start.Sub(j.queued).Seconds())
 	v := s.decide(j.ctx, j.req, r)
@@ -234,10 +239,16 @@ func (s *Server) Admit(ctx context.Context, info *tap.Info) (context.Context, er
 // included) can be decided by deadline: the queue drains at the pace Checks recently
 // completed while others waited (which counts everything else the process does under load),
 // and at least one wave of as many Checks as there are workers per recent service time; then the Check itself
-// takes a service time. Until a service time is known every Check is admitted.
+// takes a service time. A Check for which a worker is free, or any Check before a service
+// time is known, is admitted.
 func (s *Server) canFinish(now, deadline time.Time, waiting int64) bool {
 	st := s.serviceTime.get()
 	if st == 0 {
+		return now.Before(deadline)
+	}
+	if s.busy.Load()+waiting <= int64(s.workers) {
+		// A worker is free for it: it starts now. Whether it finishes in time is not
+		// guessed (a Check slower than the others must not lock out the ones after it).
 		return now.Before(deadline)
 	}
 	wait := time.Duration(waiting/int64(s.workers)) * st
