@@ -3,19 +3,13 @@ package stack_test
 import (
 	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/mcp"
-	"github.com/rs/zerolog"
 
-	"github.com/gatehouse-mcp/gatehouse/adapters/catalystcenter"
-	"github.com/gatehouse-mcp/gatehouse/internal/dev/stack"
-	"github.com/gatehouse-mcp/gatehouse/internal/testkit"
 	"github.com/gatehouse-mcp/gatehouse/workflows/deploy"
 	"github.com/gatehouse-mcp/gatehouse/workflows/devserver"
 )
@@ -37,47 +31,10 @@ import (
 // the result; an admin's or nina's cancel of the ended task is a conflict.
 func TestDeploymentThroughTheEdge(t *testing.T) {
 	bin := devserver.Bin(t)
-	dir := testkit.CopyPolicies(t)
-	data, err := os.ReadFile(filepath.Join(dir, "data.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	data = []byte(strings.Replace(string(data), `"core_device": {"approvers": 2`, `"core_device": {"approvers": 1`, 1))
-	if err := os.WriteFile(filepath.Join(dir, "data.json"), data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	// Its Rego tests pin the reference data's two approvers; this copy is for the flow only.
-	if err := os.Remove(filepath.Join(dir, "deployments_test.rego")); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	s, err := stack.Start(ctx, stack.Options{PolicyDir: dir, Log: zerolog.Nop(), TemporalBin: bin})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Stop)
-
+	// The copy of the policy asks one approver for core devices (there is one demo approver).
+	s := deploymentStack(t, bin, map[string]string{`"core_device": {"approvers": 2`: `"core_device": {"approvers": 1`})
 	cc := connectTo(t, s, "catalyst-center", "nina", "2025-11-25")
-	var devs struct {
-		Devices []struct {
-			ID string `json:"id"`
-		} `json:"devices"`
-	}
-	structured(t, cc, "list_devices", map[string]any{"hostname": "lon-b1-core-01"}, &devs)
-	var tmpls struct {
-		Templates []catalystcenter.TemplateSummary `json:"templates"`
-	}
-	structured(t, cc, "list_templates", map[string]any{}, &tmpls)
-	template := ""
-	for _, tm := range tmpls.Templates {
-		if tm.Name == "NTP-Servers" {
-			template = tm.TemplateID
-		}
-	}
-	if len(devs.Devices) != 1 || template == "" {
-		t.Fatalf("devices %+v, template %q", devs, template)
-	}
+	core, template := deviceID(t, cc, "lon-b1-core-01"), ntpTemplate(t, cc)
 
 	nina := connectTo(t, s, "deployments", "nina", "2025-11-25")
 	now := time.Now().UTC()
@@ -91,7 +48,7 @@ func TestDeploymentThroughTheEdge(t *testing.T) {
 		} `json:"approval"`
 	}
 	structured(t, nina, "start_deployment", map[string]any{
-		"template_id": template, "template_version": 2, "device_ids": []string{devs.Devices[0].ID},
+		"template_id": template, "template_version": 2, "device_ids": []string{core},
 		"parameters":    map[string]any{"ntp_primary": "10.0.0.1", "ntp_secondary": "10.0.0.2", "timezone": "UTC"},
 		"change_window": map[string]any{"start": now.Add(-time.Minute).Format(time.RFC3339), "end": now.Add(2 * time.Hour).Format(time.RFC3339)},
 		"summary":       "NTP servers for the core",
@@ -143,7 +100,7 @@ func TestDeploymentThroughTheEdge(t *testing.T) {
 	}
 	call, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": "task-1", "method": "tools/call", "params": map[string]any{
 		"name": "start_deployment", "task": map[string]any{"ttl": 60000}, "arguments": map[string]any{
-			"template_id": template, "template_version": 2, "device_ids": []string{devs.Devices[0].ID},
+			"template_id": template, "template_version": 2, "device_ids": []string{core},
 			"parameters":    map[string]any{"ntp_primary": "10.0.0.3", "ntp_secondary": "10.0.0.2", "timezone": "UTC"},
 			"change_window": map[string]any{"start": now.Add(-time.Minute).Format(time.RFC3339), "end": now.Add(2 * time.Hour).Format(time.RFC3339)},
 			"summary":       "NTP servers for the core, as a task"}}})
@@ -213,7 +170,7 @@ func TestDeploymentThroughTheEdge(t *testing.T) {
 	carlTok, _ := s.Token("carl")
 	adminTok, _ := s.Token("admin")
 	args := map[string]any{
-		"template_id": template, "template_version": 2, "device_ids": []string{devs.Devices[0].ID},
+		"template_id": template, "template_version": 2, "device_ids": []string{core},
 		"parameters":    map[string]any{"ntp_primary": "10.0.0.4", "ntp_secondary": "10.0.0.2", "timezone": "UTC"},
 		"change_window": map[string]any{"start": now.Add(-time.Minute).Format(time.RFC3339), "end": now.Add(2 * time.Hour).Format(time.RFC3339)},
 		"summary":       "NTP servers for the core, over REST"}

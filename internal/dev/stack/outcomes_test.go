@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mark3labs/mcp-go/client"
 	"github.com/rs/zerolog"
 
 	"github.com/gatehouse-mcp/gatehouse/adapters/catalystcenter"
@@ -28,64 +29,13 @@ import (
 // no approval at any time of day) and gives core-device approval six seconds.
 func TestDeploymentOutcomesThroughTheEdge(t *testing.T) {
 	bin := devserver.Bin(t)
-	dir := testkit.CopyPolicies(t)
-	data, err := os.ReadFile(filepath.Join(dir, "data.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := string(data)
-	for old, repl := range map[string]string{
+	s := deploymentStack(t, bin, map[string]string{
 		`"core_device": {"approvers": 2, "timeout_minutes": 240}`: `"core_device": {"approvers": 1, "timeout_minutes": 0.1}`,
 		`{"days": ["Saturday", "Sunday"], "from": "00:00", "to": "24:00"}`: `{"days": ["Monday", "Tuesday", "Wednesday", ` +
 			`"Thursday", "Friday", "Saturday", "Sunday"], "from": "00:00", "to": "24:00"}`,
-	} {
-		if !strings.Contains(text, old) {
-			t.Fatalf("data.json no longer has %s", old)
-		}
-		text = strings.Replace(text, old, repl, 1)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "data.json"), []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	// Its Rego tests pin the reference data; this copy is for the flows only.
-	if err := os.Remove(filepath.Join(dir, "deployments_test.rego")); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	s, err := stack.Start(ctx, stack.Options{PolicyDir: dir, Log: zerolog.Nop(), TemporalBin: bin})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Stop)
-
+	})
 	cc := connectTo(t, s, "catalyst-center", "nina", "2025-11-25")
-	device := func(hostname string) string {
-		var devs struct {
-			Devices []struct {
-				ID string `json:"id"`
-			} `json:"devices"`
-		}
-		structured(t, cc, "list_devices", map[string]any{"hostname": hostname}, &devs)
-		if len(devs.Devices) != 1 {
-			t.Fatalf("device %s: %+v", hostname, devs)
-		}
-		return devs.Devices[0].ID
-	}
-	core, access := device("lon-b1-core-01"), device("lon-b1-acc-01")
-	var tmpls struct {
-		Templates []catalystcenter.TemplateSummary `json:"templates"`
-	}
-	structured(t, cc, "list_templates", map[string]any{}, &tmpls)
-	template := ""
-	for _, tm := range tmpls.Templates {
-		if tm.Name == "NTP-Servers" {
-			template = tm.TemplateID
-		}
-	}
-	if template == "" {
-		t.Fatalf("no NTP-Servers template in %+v", tmpls)
-	}
+	core, access, template := deviceID(t, cc, "lon-b1-core-01"), deviceID(t, cc, "lon-b1-acc-01"), ntpTemplate(t, cc)
 
 	// Close to midnight UTC a window cannot stay on one day long enough: start after it.
 	if d := time.Until(time.Now().UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)); d < 3*time.Minute {
@@ -219,4 +169,68 @@ func sameDayWindow(now time.Time) map[string]any {
 		end = last
 	}
 	return map[string]any{"start": start.Format(time.RFC3339), "end": end.Format(time.RFC3339)}
+}
+
+// deploymentStack starts the platform, with Temporal, on a copy of the policies whose
+// data.json has each edit applied (old → new; each must still be there) and without the Rego
+// tests that pin the reference data: the copy is for the flows only.
+func deploymentStack(t *testing.T, temporalBin string, edits map[string]string) *stack.Stack {
+	t.Helper()
+	dir := testkit.CopyPolicies(t)
+	data, err := os.ReadFile(filepath.Join(dir, "data.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(data)
+	for old, repl := range edits {
+		if !strings.Contains(text, old) {
+			t.Fatalf("data.json no longer has %s", old)
+		}
+		text = strings.Replace(text, old, repl, 1)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "data.json"), []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, "deployments_test.rego")); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	s, err := stack.Start(ctx, stack.Options{PolicyDir: dir, Log: zerolog.Nop(), TemporalBin: temporalBin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// deviceID is the Catalyst Center id of the device with that host name.
+func deviceID(t *testing.T, cc *client.Client, hostname string) string {
+	t.Helper()
+	var devs struct {
+		Devices []struct {
+			ID string `json:"id"`
+		} `json:"devices"`
+	}
+	structured(t, cc, "list_devices", map[string]any{"hostname": hostname}, &devs)
+	if len(devs.Devices) != 1 {
+		t.Fatalf("device %s: %+v", hostname, devs)
+	}
+	return devs.Devices[0].ID
+}
+
+// ntpTemplate is the id of Catalyst Center's NTP-Servers template.
+func ntpTemplate(t *testing.T, cc *client.Client) string {
+	t.Helper()
+	var tmpls struct {
+		Templates []catalystcenter.TemplateSummary `json:"templates"`
+	}
+	structured(t, cc, "list_templates", map[string]any{}, &tmpls)
+	for _, tm := range tmpls.Templates {
+		if tm.Name == "NTP-Servers" {
+			return tm.TemplateID
+		}
+	}
+	t.Fatalf("no NTP-Servers template in %+v", tmpls)
+	return ""
 }
