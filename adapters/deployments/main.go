@@ -18,6 +18,7 @@ import (
 
 	"github.com/gatehouse-mcp/gatehouse/adapters/kit"
 	"github.com/gatehouse-mcp/gatehouse/internal/ecslog"
+	"github.com/gatehouse-mcp/gatehouse/internal/memlimit"
 	"github.com/gatehouse-mcp/gatehouse/workflows/deploy"
 	"github.com/gatehouse-mcp/gatehouse/workflows/temporalx"
 )
@@ -73,6 +74,8 @@ func Main(version string, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "gatehouse-adapter-deployments:", err)
 		return 2
 	}
+	// The container's memory limit, as GOMEMLIMIT: the GC works harder before the OOM killer acts.
+	log.Info().Str("event.action", "memory-limit").Msg("Go memory limit: " + memlimit.Apply("/sys/fs/cgroup"))
 	tlsCfg, err := temporalx.TLSFiles(*tlsCA, *tlsCert, *tlsKey, *tlsName)
 	if err != nil {
 		return fail(err)

@@ -17,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/ecslog"
+	"github.com/gatehouse-mcp/gatehouse/internal/memlimit"
 )
 
 // Adapter is what an adapter's main hands to Main.
@@ -92,6 +93,8 @@ func run(ctx context.Context, a Adapter, args []string) error {
 	if err != nil {
 		return err
 	}
+	// The container's memory limit, as GOMEMLIMIT: the GC works harder before the OOM killer acts.
+	log.Info().Str("event.action", "memory-limit").Msg("Go memory limit: " + memlimit.Apply("/sys/fs/cgroup"))
 	if *upstream == "" {
 		return fmt.Errorf("the upstream URL is required (--upstream or %s)", a.UpstreamEnv)
 	}

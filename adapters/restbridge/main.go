@@ -18,6 +18,7 @@ import (
 
 	"github.com/gatehouse-mcp/gatehouse/adapters/kit"
 	"github.com/gatehouse-mcp/gatehouse/internal/ecslog"
+	"github.com/gatehouse-mcp/gatehouse/internal/memlimit"
 )
 
 // Main runs `gatehouse-adapter-rest-bridge` with args (without the program name) and returns
@@ -95,6 +96,8 @@ func serve(ctx context.Context, version string, args []string, stdout, stderr io
 	if err != nil {
 		return usageError{err}
 	}
+	// The container's memory limit, as GOMEMLIMIT: the GC works harder before the OOM killer acts.
+	log.Info().Str("event.action", "memory-limit").Msg("Go memory limit: " + memlimit.Apply("/sys/fs/cgroup"))
 	if *idemRedis != "" {
 		redis.SetLogger(redisLog{log}) // process-wide in go-redis: set once, before any client
 	}

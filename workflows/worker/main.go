@@ -18,6 +18,7 @@ import (
 
 	"github.com/gatehouse-mcp/gatehouse/adapters/kit"
 	"github.com/gatehouse-mcp/gatehouse/internal/ecslog"
+	"github.com/gatehouse-mcp/gatehouse/internal/memlimit"
 	"github.com/gatehouse-mcp/gatehouse/workflows/deploy"
 	"github.com/gatehouse-mcp/gatehouse/workflows/temporalx"
 )
@@ -67,6 +68,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "gatehouse-worker:", err)
 		return 2
 	}
+	// The container's memory limit, as GOMEMLIMIT: the GC works harder before the OOM killer acts.
+	log.Info().Str("event.action", "memory-limit").Msg("Go memory limit: " + memlimit.Apply("/sys/fs/cgroup"))
 	fail := func(err error) int {
 		fmt.Fprintln(stderr, "gatehouse-worker:", err)
 		return 1

@@ -38,6 +38,7 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/internal/controlplane/xds"
 	"github.com/gatehouse-mcp/gatehouse/internal/controlplane/xdsserver"
 	"github.com/gatehouse-mcp/gatehouse/internal/ecslog"
+	"github.com/gatehouse-mcp/gatehouse/internal/memlimit"
 	"github.com/gatehouse-mcp/gatehouse/internal/proxy/authz"
 	"github.com/gatehouse-mcp/gatehouse/internal/proxy/oidc"
 	"github.com/gatehouse-mcp/gatehouse/internal/proxy/policy"
@@ -104,6 +105,8 @@ func runAuthz(ctx context.Context, path string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// The container's memory limit, as GOMEMLIMIT: the GC works harder before the OOM killer acts.
+	log.Info().Str("event.action", "memory-limit").Msg("Go memory limit: " + memlimit.Apply("/sys/fs/cgroup"))
 	grpcLis, err := net.Listen("tcp", cfg.Authz.GRPCListen)
 	if err != nil {
 		return fmt.Errorf("authz.grpc_listen: %w", err)
