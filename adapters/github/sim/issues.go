@@ -182,11 +182,7 @@ func (s *Sim) addItem(r *repo, title, body, user string, at time.Time) *item {
 }
 
 func (s *Sim) getIssue(c *call) (int, any, error) {
-	r, err := c.repoOf()
-	if err != nil {
-		return 0, nil, err
-	}
-	it, err := c.item(r, false)
+	r, it, err := c.item(false)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -194,11 +190,7 @@ func (s *Sim) getIssue(c *call) (int, any, error) {
 }
 
 func (s *Sim) listIssueComments(c *call) (int, any, error) {
-	r, err := c.repoOf()
-	if err != nil {
-		return 0, nil, err
-	}
-	it, err := c.item(r, false)
+	r, it, err := c.item(false)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -211,11 +203,7 @@ func (s *Sim) listIssueComments(c *call) (int, any, error) {
 }
 
 func (s *Sim) createIssueComment(c *call) (int, any, error) {
-	r, err := c.repoOf()
-	if err != nil {
-		return 0, nil, err
-	}
-	it, err := c.item(r, false)
+	r, it, err := c.item(false)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -194,13 +194,18 @@ func (s *Sim) reachable(r *repo, sha string) bool {
 	return false
 }
 
-// number parses the {number} path parameter and finds the item.
-func (c *call) item(r *repo, wantPR bool) (*item, error) {
+// item finds the repository of the call and the issue or pull request its {number}
+// parameter names (wantPR: only a pull request).
+func (c *call) item(wantPR bool) (*repo, *item, error) {
+	r, err := c.repoOf()
+	if err != nil {
+		return nil, nil, err
+	}
 	n, err := strconv.Atoi(c.param("number"))
 	if err != nil || n < 1 || n > len(r.Items) || (wantPR && r.Items[n-1].PR == nil) {
-		return nil, notFound(docsBase)
+		return nil, nil, notFound(docsBase)
 	}
-	return r.Items[n-1], nil
+	return r, r.Items[n-1], nil
 }
 
 // ---- pagination -------------------------------------------------------------------------------

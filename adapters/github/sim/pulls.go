@@ -112,11 +112,7 @@ func (s *Sim) createPull(c *call) (int, any, error) {
 }
 
 func (s *Sim) getPull(c *call) (int, any, error) {
-	r, err := c.repoOf()
-	if err != nil {
-		return 0, nil, err
-	}
-	it, err := c.item(r, true)
+	r, it, err := c.item(true)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -124,11 +120,7 @@ func (s *Sim) getPull(c *call) (int, any, error) {
 }
 
 func (s *Sim) listPullFiles(c *call) (int, any, error) {
-	r, err := c.repoOf()
-	if err != nil {
-		return 0, nil, err
-	}
-	it, err := c.item(r, true)
+	r, it, err := c.item(true)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -138,11 +130,7 @@ func (s *Sim) listPullFiles(c *call) (int, any, error) {
 }
 
 func (s *Sim) listPullCommits(c *call) (int, any, error) {
-	r, err := c.repoOf()
-	if err != nil {
-		return 0, nil, err
-	}
-	it, err := c.item(r, true)
+	r, it, err := c.item(true)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -163,11 +151,7 @@ func (s *Sim) listPullCommits(c *call) (int, any, error) {
 var closesRef = regexp.MustCompile(`(?i)\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)\s+#(\d+)`)
 
 func (s *Sim) mergePull(c *call) (int, any, error) {
-	r, err := c.repoOf()
-	if err != nil {
-		return 0, nil, err
-	}
-	it, err := c.item(r, true)
+	r, it, err := c.item(true)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -269,11 +253,7 @@ func (s *Sim) mergePull(c *call) (int, any, error) {
 }
 
 func (s *Sim) getRequestedReviewers(c *call) (int, any, error) {
-	r, err := c.repoOf()
-	if err != nil {
-		return 0, nil, err
-	}
-	it, err := c.item(r, true)
+	r, it, err := c.item(true)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -281,11 +261,7 @@ func (s *Sim) getRequestedReviewers(c *call) (int, any, error) {
 }
 
 func (s *Sim) requestReviewers(c *call) (int, any, error) {
-	r, err := c.repoOf()
-	if err != nil {
-		return 0, nil, err
-	}
-	it, err := c.item(r, true)
+	r, it, err := c.item(true)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -331,11 +307,7 @@ func (s *Sim) requestReviewers(c *call) (int, any, error) {
 }
 
 func (s *Sim) listReviews(c *call) (int, any, error) {
-	r, err := c.repoOf()
-	if err != nil {
-		return 0, nil, err
-	}
-	it, err := c.item(r, true)
+	r, it, err := c.item(true)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -348,11 +320,7 @@ func (s *Sim) listReviews(c *call) (int, any, error) {
 }
 
 func (s *Sim) createReview(c *call) (int, any, error) {
-	r, err := c.repoOf()
-	if err != nil {
-		return 0, nil, err
-	}
-	it, err := c.item(r, true)
+	r, it, err := c.item(true)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -406,11 +374,7 @@ func (s *Sim) review(r *repo, it *item, login, event, body, commitID string) (*r
 }
 
 func (s *Sim) listReviewComments(c *call) (int, any, error) {
-	r, err := c.repoOf()
-	if err != nil {
-		return 0, nil, err
-	}
-	it, err := c.item(r, true)
+	r, it, err := c.item(true)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -423,11 +387,7 @@ func (s *Sim) listReviewComments(c *call) (int, any, error) {
 }
 
 func (s *Sim) createReviewComment(c *call) (int, any, error) {
-	r, err := c.repoOf()
-	if err != nil {
-		return 0, nil, err
-	}
-	it, err := c.item(r, true)
+	r, it, err := c.item(true)
 	if err != nil {
 		return 0, nil, err
 	}
