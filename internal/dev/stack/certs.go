@@ -1,8 +1,6 @@
 package stack
 
 import (
-	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -90,22 +88,3 @@ func (s *Stack) DirectClient() *http.Client { return s.mtlsClient(s.directTLS) }
 
 // CertFiles are the dev CA and the developer's certificate, for curl --cacert/--cert/--key.
 func (s *Stack) CertFiles() devca.Files { return s.certs.direct }
-
-// serveTLS is serve over TLS (ServeTLS, so that HTTP/2 is set up for clients that offer it).
-func (s *Stack) serveTLS(ctx context.Context, l net.Listener, h http.Handler, cfg *tls.Config) {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, TLSConfig: cfg}
-	s.wg.Add(2)
-	go func() {
-		defer s.wg.Done()
-		if err := srv.ServeTLS(l, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.errs <- err
-		}
-	}()
-	go func() {
-		defer s.wg.Done()
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-	}()
-}

@@ -6,6 +6,7 @@ package stack
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -359,12 +360,22 @@ servers:
 	return s, nil
 }
 
+// serve serves h on l over plain HTTP until ctx ends.
 func (s *Stack) serve(ctx context.Context, l net.Listener, h http.Handler) {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	s.serveTLS(ctx, l, h, nil)
+}
+
+// serveTLS serves h on l until ctx ends: over TLS with cfg, or plain HTTP when cfg is nil.
+func (s *Stack) serveTLS(ctx context.Context, l net.Listener, h http.Handler, cfg *tls.Config) {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, TLSConfig: cfg}
+	run := func() error { return srv.Serve(l) }
+	if cfg != nil {
+		run = func() error { return srv.ServeTLS(l, "", "") } // ServeTLS sets up HTTP/2 for clients that offer it
+	}
 	s.wg.Add(2)
 	go func() {
 		defer s.wg.Done()
-		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := run(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.errs <- err
 		}
 	}()
