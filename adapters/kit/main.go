@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/gatehouse-mcp/gatehouse/internal/ecslog"
 	"github.com/gatehouse-mcp/gatehouse/internal/memlimit"
+	"github.com/gatehouse-mcp/gatehouse/internal/tracing"
 )
 
 // Adapter is what an adapter's main hands to Main.
@@ -95,6 +95,11 @@ func run(ctx context.Context, a Adapter, args []string) error {
 	}
 	// The container's memory limit, as GOMEMLIMIT: the GC works harder before the OOM killer acts.
 	log.Info().Str("event.action", "memory-limit").Msg("Go memory limit: " + memlimit.Apply("/sys/fs/cgroup"))
+	endTracing, err := tracing.Setup(ctx, "gatehouse-adapter-"+a.Name, a.Version, log)
+	if err != nil {
+		return fmt.Errorf("tracing: %w", err)
+	}
+	defer tracing.Stop(endTracing, log)
 	if *upstream == "" {
 		return fmt.Errorf("the upstream URL is required (--upstream or %s)", a.UpstreamEnv)
 	}
@@ -159,7 +164,7 @@ func (c *Client) UseTLS(cfg *tls.Config) {
 	if cfg == nil {
 		return
 	}
-	if tr, ok := c.HTTP.Transport.(*http.Transport); ok {
-		tr.TLSClientConfig = cfg
+	if c.transport != nil {
+		c.transport.TLSClientConfig = cfg
 	}
 }

@@ -98,7 +98,7 @@ func (s *Server) SetReady(ready func(ctx context.Context) error) { s.opts.Ready 
 // Handler is the adapter's HTTP surface: /mcp, /healthz, /readyz, /metrics.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle(Path, s.http)
+	mux.Handle(Path, s.traced(s.http))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if s.opts.Ready != nil {
@@ -157,6 +157,7 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener, grace time.Duratio
 // result that says what failed (MCP: tool errors are results, so the model can read them).
 func (s *Server) call(ctx context.Context, tool string, run func(context.Context) (*mcp.CallToolResult, error)) (*mcp.CallToolResult, error) {
 	start := time.Now()
+	ctx, endSpan := s.traceTool(ctx, tool)
 	res, err := run(ctx)
 	outcome := "success"
 	if err != nil {
@@ -165,6 +166,7 @@ func (s *Server) call(ctx context.Context, tool string, run func(context.Context
 	} else if res != nil && res.IsError {
 		outcome = "error"
 	}
+	endSpan(outcome)
 	elapsed := time.Since(start)
 	s.Metrics.toolCalls.WithLabelValues(s.opts.Name, tool, outcome).Inc()
 	s.Metrics.toolDuration.WithLabelValues(s.opts.Name, tool).Observe(elapsed.Seconds())

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/gatehouse-mcp/gatehouse/internal/tracing"
 )
 
 // Authenticator adds credentials to upstream requests and renews them after a 401.
@@ -43,6 +45,7 @@ type Client struct {
 	MaxRetryAfter time.Duration
 	metrics       *Metrics
 	sleep         func(context.Context, time.Duration) error
+	transport     *http.Transport // under HTTP's tracing wrapper; UseTLS configures it
 }
 
 // NewClient returns a client for base with sensible pools and timeouts.
@@ -63,7 +66,9 @@ func NewClient(server, label, base string, auth Authenticator, m *Metrics, log z
 	}
 	return &Client{
 		Server: server, Label: label, Base: u, Auth: auth, Log: log, metrics: m,
-		HTTP:        &http.Client{Transport: tr, Timeout: 2 * time.Minute},
+		// Each attempt is a client span of the tool call's trace (when tracing is on).
+		HTTP:        &http.Client{Transport: tracing.Transport(tr, label), Timeout: 2 * time.Minute},
+		transport:   tr,
 		MaxAttempts: 3, Backoff: 200 * time.Millisecond, MaxBackoff: 5 * time.Second, MaxRetryAfter: 30 * time.Second,
 		sleep: sleepCtx,
 	}, nil

@@ -167,7 +167,26 @@ type Edge struct {
 	TLS EdgeTLS `yaml:"tls"`
 	// MTLS makes Envoy call every adapter and the authz gRPC port over mutual TLS (see EdgeMTLS).
 	MTLS EdgeMTLS `yaml:"mtls"`
+	// Tracing turns on Envoy's OpenTelemetry tracer (see EdgeTracing); off by default.
+	Tracing EdgeTracing `yaml:"tracing"`
 }
+
+// EdgeTracing configures Envoy's OpenTelemetry tracer: one span per request, the parent of
+// the ext_authz Check's and the adapter's spans. The Go components (authz, adapters) are
+// configured with OpenTelemetry's standard OTEL_* environment variables instead.
+type EdgeTracing struct {
+	// OTLPEndpoint is the collector's OTLP/HTTP traces URL, e.g.
+	// http://otel-collector:4318/v1/traces (the path defaults to /v1/traces). Empty: off.
+	OTLPEndpoint string `yaml:"otlp_endpoint"`
+	// SamplingPercent is the share of requests Envoy traces (its random_sampling, 0 to 100,
+	// default 100).
+	SamplingPercent *float64 `yaml:"sampling_percent"`
+	// ServiceName is the edge's service.name (default gatehouse-edge).
+	ServiceName string `yaml:"service_name"`
+}
+
+// Enabled reports whether Envoy exports traces.
+func (t EdgeTracing) Enabled() bool { return t.OTLPEndpoint != "" }
 
 // ControlPlane configures the xDS server.
 type ControlPlane struct {
@@ -372,6 +391,19 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Edge.StreamIdleTimeout == 0 {
 		c.Edge.StreamIdleTimeout = 5 * time.Minute
+	}
+	if t := &c.Edge.Tracing; t.Enabled() {
+		if t.SamplingPercent == nil {
+			all := 100.0
+			t.SamplingPercent = &all
+		}
+		if t.ServiceName == "" {
+			t.ServiceName = "gatehouse-edge"
+		}
+		if u, err := url.Parse(t.OTLPEndpoint); err == nil && (u.Path == "" || u.Path == "/") {
+			u.Path = "/v1/traces"
+			t.OTLPEndpoint = u.String()
+		}
 	}
 	if c.Edge.ConnectTimeout == 0 {
 		c.Edge.ConnectTimeout = 2 * time.Second
@@ -684,6 +716,16 @@ func (c *Config) validateTLS(bad func(field, format string, args ...any)) {
 	}
 	if c.Edge.TLS.HSTSMaxAge < 0 {
 		bad("edge.tls.hsts_max_age", "must not be negative")
+	}
+	if t := c.Edge.Tracing; t.Enabled() {
+		if u, err := url.Parse(t.OTLPEndpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" || u.RawQuery != "" {
+			bad("edge.tracing.otlp_endpoint", "must be an http or https URL of an OTLP/HTTP collector (http://otel-collector:4318/v1/traces), got %q", t.OTLPEndpoint)
+		}
+		if p := *t.SamplingPercent; p < 0 || p > 100 {
+			bad("edge.tracing.sampling_percent", "must be between 0 and 100, got %v", p)
+		}
+	} else if t.SamplingPercent != nil || t.ServiceName != "" {
+		bad("edge.tracing", "sampling_percent and service_name need otlp_endpoint")
 	}
 	m := c.Edge.MTLS
 	if !m.Enabled() {

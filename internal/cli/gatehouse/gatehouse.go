@@ -43,6 +43,7 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/internal/proxy/oidc"
 	"github.com/gatehouse-mcp/gatehouse/internal/proxy/policy"
 	"github.com/gatehouse-mcp/gatehouse/internal/registry"
+	"github.com/gatehouse-mcp/gatehouse/internal/tracing"
 )
 
 // Execute runs `gatehouse` with args (without the program name) and returns the exit code.
@@ -107,6 +108,11 @@ func runAuthz(ctx context.Context, path string, stdout io.Writer) error {
 	}
 	// The container's memory limit, as GOMEMLIMIT: the GC works harder before the OOM killer acts.
 	log.Info().Str("event.action", "memory-limit").Msg("Go memory limit: " + memlimit.Apply("/sys/fs/cgroup"))
+	endTracing, err := tracing.Setup(ctx, "gatehouse-authz", "", log)
+	if err != nil {
+		return fmt.Errorf("tracing: %w", err)
+	}
+	defer tracing.Stop(endTracing, log)
 	grpcLis, err := net.Listen("tcp", cfg.Authz.GRPCListen)
 	if err != nil {
 		return fmt.Errorf("authz.grpc_listen: %w", err)

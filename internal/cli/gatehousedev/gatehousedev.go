@@ -37,6 +37,7 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/internal/dev/issuer"
 	"github.com/gatehouse-mcp/gatehouse/internal/dev/stack"
 	"github.com/gatehouse-mcp/gatehouse/internal/ecslog"
+	"github.com/gatehouse-mcp/gatehouse/internal/tracing"
 	"github.com/gatehouse-mcp/gatehouse/workflows/devserver"
 )
 
@@ -128,6 +129,12 @@ func runDev(ctx context.Context, o devOptions, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("--log-format: %w", err)
 	}
+	// One process plays every component, so its spans are all one service's.
+	endTracing, err := tracing.Setup(ctx, "gatehouse-dev", "", log)
+	if err != nil {
+		return fmt.Errorf("tracing: %w", err)
+	}
+	defer tracing.Stop(endTracing, log)
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	sopts := stack.Options{Host: eh, EdgePort: ep, IssuerPort: ip, PolicyDir: o.policies, Log: log,

@@ -30,7 +30,22 @@ type Edge struct {
 	// MTLS, when set, is the client certificate Envoy presents to every cluster with MTLS
 	// set, and the CA their certificates chain to (both over SDS).
 	MTLS *UpstreamMTLS
+	// Tracing, when set, is Envoy's OpenTelemetry tracer.
+	Tracing *Tracing
 }
+
+// Tracing exports the edge's spans over OTLP/HTTP to a collector reached through Cluster.
+type Tracing struct {
+	Cluster         string
+	URI             string // the collector's traces URL
+	SamplingPercent float64
+	ServiceName     string
+	// TagHeaders are request headers recorded as span tags (tag name to header name).
+	TagHeaders map[string]string
+}
+
+// CollectorCluster is the OpenTelemetry collector's cluster.
+const CollectorCluster = "otel-collector"
 
 // ListenerTLS is the public listener's certificate and the plain-HTTP redirect.
 type ListenerTLS struct {
@@ -271,6 +286,9 @@ func Build(cfg *config.Config) (*Edge, error) {
 	if err := e.addTLS(cfg); err != nil {
 		return nil, err
 	}
+	if err := e.addTracing(cfg); err != nil {
+		return nil, err
+	}
 	// Everything else still passes ext_authz, which answers 404 for paths that name no server.
 	e.Routes = append(e.Routes, Route{
 		Name: "not-found", Kind: KindNotFound, Match: Match{Path: "/", Prefix: true},
@@ -370,6 +388,41 @@ func (e *Edge) addTLS(cfg *config.Config) error {
 			}
 			c.MTLS, c.SAN = true, c.Address.Host
 		}
+	}
+	return nil
+}
+
+// addTracing adds Envoy's tracer and the collector's cluster. The decision id is tagged from
+// the request header the authz service sets on an allowed request; a denied call's id is on
+// the authz service's span in the same trace.
+func (e *Edge) addTracing(cfg *config.Config) error {
+	t := cfg.Edge.Tracing
+	if !t.Enabled() {
+		return nil
+	}
+	u, err := url.Parse(t.OTLPEndpoint)
+	if err != nil {
+		return fmt.Errorf("edge.tracing.otlp_endpoint: %w", err)
+	}
+	port := uint32(80)
+	if u.Scheme == "https" {
+		port = 443
+	}
+	if p := u.Port(); p != "" {
+		n, err := strconv.ParseUint(p, 10, 16)
+		if err != nil {
+			return fmt.Errorf("edge.tracing.otlp_endpoint: port %q", p)
+		}
+		port = uint32(n)
+	}
+	e.Clusters = append(e.Clusters, Cluster{
+		Name: CollectorCluster, Address: Address{Host: u.Hostname(), Port: port}, TLS: u.Scheme == "https",
+		CAFile: cfg.Edge.UpstreamCAFile, ConnectTimeout: cfg.Edge.ConnectTimeout,
+		Limits: Limits{MaxConnections: 16, MaxPendingRequests: 64, MaxRequests: 64, MaxRetries: 0},
+	})
+	e.Tracing = &Tracing{
+		Cluster: CollectorCluster, URI: u.String(), SamplingPercent: *t.SamplingPercent, ServiceName: t.ServiceName,
+		TagHeaders: map[string]string{"gatehouse.decision_id": contract.HeaderDecisionID},
 	}
 	return nil
 }

@@ -58,10 +58,12 @@ func cluster(c model.Cluster) (*clusterv3.Cluster, error) {
 			MaxRequests:        wrapperspb.UInt32(c.Limits.MaxRequests),
 			MaxRetries:         wrapperspb.UInt32(c.Limits.MaxRetries),
 		}}},
-		HealthChecks: []*corev3.HealthCheck{healthCheck(c.HealthCheck)},
 		// An adapter that fails health checks stops getting traffic; a bad host is ejected
 		// after consecutive 5xx.
 		OutlierDetection: &clusterv3.OutlierDetection{Consecutive_5Xx: wrapperspb.UInt32(5)},
+	}
+	if c.HealthCheck != (model.HealthCheck{}) { // the trace collector has no health endpoint
+		cl.HealthChecks = []*corev3.HealthCheck{healthCheck(c.HealthCheck)}
 	}
 	if c.HTTP2 {
 		opts, err := pack(&upstreamhttpv3.HttpProtocolOptions{

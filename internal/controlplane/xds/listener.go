@@ -62,6 +62,13 @@ func Listener(e *model.Edge) (*listenerv3.Listener, error) {
 		RequestTimeout: dur(time.Minute),
 		ServerName:     "gatehouse",
 	}
+	if e.Tracing != nil {
+		t, err := tracingConfig(e.Tracing)
+		if err != nil {
+			return nil, err
+		}
+		hcm.Tracing = t
+	}
 	cfg, err := pack(hcm)
 	if err != nil {
 		return nil, err

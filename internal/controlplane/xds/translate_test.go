@@ -32,6 +32,9 @@ import (
 //   - deny-mode-http: nothing. deny_mode is how the authz service words a denial; Envoy
 //     passes the answer through, so the output is byte-for-byte minimal's (asserted below).
 //   - many-servers: per server a metadata route, an MCP route and a cluster.
+//   - tracing: the listener's tracing block (OpenTelemetry over OTLP/HTTP to the
+//     otel-collector cluster, 25 % random sampling, the decision id as a custom tag) and
+//     that cluster, without a health check.
 func TestTranslateGolden(t *testing.T) {
 	inputs, err := filepath.Glob(filepath.Join("testdata", "in", "*.yaml"))
 	if err != nil {

@@ -36,9 +36,11 @@ import (
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 	"github.com/google/uuid"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/controlplane/model"
 	"github.com/gatehouse-mcp/gatehouse/internal/tlsfiles"
+	"github.com/gatehouse-mcp/gatehouse/internal/tracing"
 )
 
 // Options configure the edge.
@@ -121,6 +123,12 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &statusRecorder{ResponseWriter: w, status: 200}
 	route := "none"
+	if tracing.Enabled() {
+		// As Envoy's tracer: one server span per request, the child of a client's traceparent.
+		span := e.startSpan(r)
+		defer func() { endSpan(span, r, rec, route) }()
+		r = r.WithContext(trace.ContextWithSpan(r.Context(), span))
+	}
 	defer func() {
 		e.opts.Log.Info().Str("event.action", "edge-access").Str("http.request.method", r.Method).
 			Str("url.path", r.URL.Path).Int("http.response.status_code", rec.status).Str("gatehouse.route", route).
@@ -214,6 +222,10 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if rt.RespondProcessing {
 		ctx = context.WithValue(ctx, processKey{}, &processing{meta: metadataFrom(r.Context()), header: r.Header.Clone()})
+	}
+	if tracing.Enabled() {
+		// Envoy sends its own span as the upstream's parent, in place of the client's.
+		tracing.ToHTTP(ctx, r.Header)
 	}
 	e.proxies[rt.Cluster].ServeHTTP(rec, r.WithContext(ctx))
 }
@@ -382,6 +394,18 @@ func (e *Edge) authorize(w http.ResponseWriter, r *http.Request, rt *model.Route
 func (e *Edge) check(w http.ResponseWriter, r *http.Request, req *authv3.CheckRequest) bool {
 	ctx, cancel := context.WithTimeout(r.Context(), e.opts.Model.Authz.Timeout)
 	defer cancel()
+	if tracing.Enabled() {
+		// Envoy's gRPC client traces the Check as a child of the request's span.
+		var span trace.Span
+		stage := req.GetAttributes().GetContextExtensions()[contract.ExtensionStage]
+		if stage == "" {
+			stage = "body"
+		}
+		ctx, span = tracing.Tracer("edge").Start(ctx, "ext_authz Check", trace.WithSpanKind(trace.SpanKindClient),
+			trace.WithAttributes(tracing.Check.String(stage)))
+		defer span.End()
+		ctx = tracing.ToGRPC(ctx)
+	}
 	resp, err := e.opts.Authz.Check(ctx, req)
 	if err != nil {
 		// failure_mode_allow: false, status_on_error: 503.

@@ -28,6 +28,8 @@ import (
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"github.com/google/uuid"
 	"github.com/rs/zerolog"
+	otelcodes "go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/tap"
@@ -37,6 +39,7 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/internal/proxy/mcpmsg"
 	"github.com/gatehouse-mcp/gatehouse/internal/proxy/oidc"
 	"github.com/gatehouse-mcp/gatehouse/internal/proxy/policy"
+	"github.com/gatehouse-mcp/gatehouse/internal/tracing"
 )
 
 // TokenVerifier verifies bearer tokens (proxy/oidc in production).
@@ -146,11 +149,15 @@ const (
 // out its timeout while the service spends CPU on answers nobody will read.
 func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, error) {
 	j := &job{ctx: ctx, req: req, queued: s.now(), done: make(chan struct{})}
+	if tracing.Enabled() {
+		j.ctx, j.span = tracing.Tracer("authz").Start(tracing.FromGRPC(ctx), "authz Check", trace.WithSpanKind(trace.SpanKindServer))
+		defer j.span.End()
+	}
 	deadline, hasDeadline := ctx.Deadline()
 	waiting := s.waiting.Add(1)
 	if hasDeadline && !s.canFinish(j.queued, deadline, waiting) {
 		s.waiting.Add(-1)
-		return nil, s.overloaded()
+		return nil, j.refused(s.overloaded())
 	}
 	select {
 	case s.jobs <- j:
@@ -158,7 +165,7 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 	case <-ctx.Done():
 		// Envoy has given up on this Check (its ext_authz timeout); it fails closed itself.
 		s.waiting.Add(-1)
-		return nil, s.overloaded()
+		return nil, j.refused(s.overloaded())
 	}
 	<-j.done
 	if j.panicked != nil {
@@ -176,6 +183,16 @@ type job struct {
 	err      error
 	panicked any
 	done     chan struct{}
+	span     trace.Span // nil unless tracing is on
+}
+
+// refused marks the Check's span as not decided (overload) and returns err.
+func (j *job) refused(err error) error {
+	if j.span != nil {
+		j.span.SetAttributes(tracing.Outcome.String(string(OutcomeOverloaded)))
+		j.span.SetStatus(otelcodes.Error, "refused: cannot be decided before the deadline")
+	}
+	return err
 }
 
 // evaluate runs Checks for as long as the process lives. A fixed set of long-lived workers
@@ -200,7 +217,7 @@ func (s *Server) run(j *job) {
 	// reached a worker is always tried, so the service time keeps being learned (an estimate
 	// alone, once too high, would refuse every Check and never learn otherwise).
 	if j.ctx.Err() != nil {
-		j.err = s.overloaded()
+		j.err = j.refused(s.overloaded())
 		return
 	}
 	s.busy.Add(1)
@@ -211,6 +228,9 @@ func (s *Server) run(j *job) {
 	v.DecisionID = r.decisionID
 	j.resp = s.render(r, v)
 	s.record(r, v)
+	if j.span != nil {
+		traceVerdict(j.span, r, v)
+	}
 	done := s.now()
 	s.serviceTime.observe(done.Sub(r.start))
 	if prev := s.lastDone.Swap(done.UnixNano()); prev != 0 && s.waiting.Load() > 0 {

@@ -1,0 +1,73 @@
+package tracing
+
+import (
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Transport makes every request sent through base a client span, child of the request's
+// context, and sends its trace context upstream. label names the upstream (servicenow, github).
+// The span records the method, the host and the status, never the path or query: upstream
+// paths and queries hold argument values (a record id, a search).
+func Transport(base http.RoundTripper, label string) http.RoundTripper {
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	return &transport{base: base, label: label}
+}
+
+type transport struct {
+	base  http.RoundTripper
+	label string
+}
+
+func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if !Enabled() {
+		return t.base.RoundTrip(req)
+	}
+	attrs := []attribute.KeyValue{
+		attribute.String("http.request.method", req.Method),
+		attribute.String("server.address", req.URL.Hostname()),
+		Upstream.String(t.label),
+	}
+	if p := req.URL.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err == nil {
+			attrs = append(attrs, attribute.Int("server.port", n))
+		}
+	}
+	ctx, span := Tracer("upstream").Start(req.Context(), req.Method,
+		trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
+	out := req.Clone(ctx) // a RoundTripper must not change the caller's request
+	ToHTTP(ctx, out.Header)
+	resp, err := t.base.RoundTrip(out)
+	if err != nil {
+		span.SetStatus(codes.Error, "request failed")
+		span.End()
+		return nil, err
+	}
+	span.SetAttributes(attribute.Int("http.response.status_code", resp.StatusCode))
+	if resp.StatusCode >= 500 {
+		span.SetStatus(codes.Error, strconv.Itoa(resp.StatusCode))
+	}
+	resp.Body = &spanBody{ReadCloser: resp.Body, span: span}
+	return resp, nil
+}
+
+// spanBody ends the span when the caller is done with the answer.
+type spanBody struct {
+	io.ReadCloser
+	span trace.Span
+	once sync.Once
+}
+
+func (b *spanBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.once.Do(func() { b.span.End() })
+	return err
+}
