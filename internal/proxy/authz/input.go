@@ -1,6 +1,7 @@
 package authz
 
 import (
+	"strconv"
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -50,6 +51,44 @@ func (s *Server) buildInput(req *authv3.CheckRequest, r *request, tool map[strin
 	}
 	in["now"] = s.now().UTC().Format(time.RFC3339)
 	return ast.LazyObject(in), nil
+}
+
+// memoRefs are the input parts a remembered decision may read (policy/memo.go): the
+// question a Check asks, not who asks it, what it carries or when. memoKey must agree.
+var memoRefs = []ast.Ref{
+	ast.MustParseRef("input.mcp.server"),
+	ast.MustParseRef("input.mcp.protocol_version"),
+	ast.MustParseRef("input.mcp.kind"),
+	ast.MustParseRef("input.mcp.via"),
+	ast.MustParseRef("input.mcp.method"),
+	ast.MustParseRef("input.mcp.name"),
+	ast.MustParseRef("input.subject.groups"),
+	// input.tool is the catalog's entry for (server, tools/call, name), all in the key; the
+	// catalog belongs to the revision, and so does the memo.
+	ast.MustParseRef("input.tool"),
+}
+
+// memoKey is the values buildInput puts at memoRefs, as one string: equal keys mean equal
+// values there. Each part is length-prefixed, so no value can imitate a boundary (group
+// names are any JSON string); an empty string is the same absent field in both; groups keep
+// their order, which a policy could read.
+func memoKey(r *request) string {
+	m := r.msg
+	b := make([]byte, 0, 128)
+	part := func(s string) {
+		b = strconv.AppendInt(b, int64(len(s)), 10)
+		b = append(b, ':')
+		b = append(b, s...)
+	}
+	for _, s := range []string{r.server, m.ProtocolVersion, string(m.Kind), r.via, m.Method, m.Name} {
+		part(s)
+	}
+	b = strconv.AppendInt(b, int64(len(r.identity.Groups)), 10)
+	b = append(b, '#')
+	for _, g := range r.identity.Groups {
+		part(g)
+	}
+	return string(b)
 }
 
 // subjectValue is input.subject as an OPA value; it is computed once per verified token.

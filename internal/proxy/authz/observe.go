@@ -5,6 +5,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/contract"
+	"github.com/gatehouse-mcp/gatehouse/internal/proxy/policy"
 )
 
 // Metrics are the authz service's Prometheus metrics (names fixed in docs/architecture.md, Logs and metrics).
@@ -20,6 +21,7 @@ type Metrics struct {
 	headerChecks  prometheus.Histogram
 	listed        *prometheus.CounterVec
 	drift         *prometheus.CounterVec
+	memo          map[policy.MemoOutcome]prometheus.Counter
 }
 
 // NewMetrics registers the metrics with reg.
@@ -77,8 +79,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Checks refused unstarted (gRPC UNAVAILABLE; Envoy answers a retryable 503) because they could not be decided before their deadline.",
 		}),
 	}
+	memo := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gatehouse_authz_decision_memo_total",
+		Help: "Policy decisions by how they were reached: hit (remembered, not evaluated), stored (evaluated and proven to depend only on the question), uncacheable (reads arguments, identity or time), full, evaluated (error).",
+	}, []string{"result"})
+	m.memo = map[policy.MemoOutcome]prometheus.Counter{}
+	for _, o := range []policy.MemoOutcome{policy.MemoHit, policy.MemoStored, policy.MemoUncached, policy.MemoFull, policy.MemoEvaluated} {
+		m.memo[o] = memo.WithLabelValues(string(o))
+	}
 	if reg != nil {
-		reg.MustRegister(m.decisions, m.duration, m.queue, m.authnFailures, m.authn, m.policyErrors, m.queueTimeouts, m.evalTimeouts, m.headerChecks, m.listed, m.drift)
+		reg.MustRegister(m.decisions, m.duration, m.queue, m.authnFailures, m.authn, m.policyErrors, m.queueTimeouts, m.evalTimeouts, m.headerChecks, m.listed, m.drift, memo)
 	}
 	return m
 }

@@ -22,32 +22,41 @@ func (s *Server) policyStage(ctx context.Context, req *authv3.CheckRequest, r *r
 		return policyDenial(r, []string{"no authorization policy is loaded (fail closed)"}, true, jsonrpc)
 	}
 	decided := func(v *Verdict) *Verdict { v.Revision = rev.ID; return v }
-	var tool map[string]any
-	if r.msg.Method == "tools/call" {
-		if t, ok := rev.Catalog.Lookup(r.server, r.msg.Name); ok {
-			tool = t.Input()
-		}
-		if s.drift.has(r.server, r.msg.Name) {
-			return decided(policyDenial(r, []string{driftRefusal(r.server, r.msg.Name)}, false, jsonrpc))
-		}
-	}
-	input, err := s.buildInput(req, r, tool)
-	if err != nil {
-		s.log.Error().Err(err).Str("gatehouse.decision_id", r.decisionID).Msg("cannot build policy input; denying")
-		return decided(policyDenial(r, []string{"the request could not be prepared for policy evaluation (fail closed)"}, true, jsonrpc))
+	if r.msg.Method == "tools/call" && s.drift.has(r.server, r.msg.Name) {
+		return decided(policyDenial(r, []string{driftRefusal(r.server, r.msg.Name)}, false, jsonrpc))
 	}
 	ectx, cancel := context.WithTimeout(ctx, s.cfg.Policy.EvalTimeout)
 	defer cancel()
-	d, err := rev.Eval(ectx, input, r.decisionID)
-	if err != nil && ectx.Err() != nil {
-		s.evalOverloaded()
-		return decided(overloaded(r))
-	}
-	if err != nil {
-		s.metrics.policyErrors.Inc()
-		s.log.Error().Err(err).Str("gatehouse.decision_id", r.decisionID).Str("gatehouse.policy_revision", rev.ID).
-			Msg("policy evaluation failed; denying")
-		return decided(policyDenial(r, []string{"the authorization policy could not be evaluated (fail closed)"}, true, jsonrpc))
+	// A question this revision has already answered for everyone who asks it (policy/memo.go).
+	key := memoKey(r)
+	d, remembered := rev.Remembered(key)
+	if remembered {
+		s.metrics.memo[policy.MemoHit].Inc()
+	} else {
+		var tool map[string]any
+		if r.msg.Method == "tools/call" {
+			if t, ok := rev.Catalog.Lookup(r.server, r.msg.Name); ok {
+				tool = t.Input()
+			}
+		}
+		input, err := s.buildInput(req, r, tool)
+		if err != nil {
+			s.log.Error().Err(err).Str("gatehouse.decision_id", r.decisionID).Msg("cannot build policy input; denying")
+			return decided(policyDenial(r, []string{"the request could not be prepared for policy evaluation (fail closed)"}, true, jsonrpc))
+		}
+		var outcome policy.MemoOutcome
+		d, outcome, err = rev.EvalAndRemember(ectx, key, memoRefs, input, r.decisionID)
+		s.metrics.memo[outcome].Inc()
+		if err != nil && ectx.Err() != nil {
+			s.evalOverloaded()
+			return decided(overloaded(r))
+		}
+		if err != nil {
+			s.metrics.policyErrors.Inc()
+			s.log.Error().Err(err).Str("gatehouse.decision_id", r.decisionID).Str("gatehouse.policy_revision", rev.ID).
+				Msg("policy evaluation failed; denying")
+			return decided(policyDenial(r, []string{"the authorization policy could not be evaluated (fail closed)"}, true, jsonrpc))
+		}
 	}
 	if d.Allow {
 		hs := s.upstreamHeaders(r, d)

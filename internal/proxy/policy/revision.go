@@ -98,6 +98,7 @@ type Revision struct {
 	query    *rego.PreparedEvalQuery
 	visible  *rego.PreparedEvalQuery
 	logger   logging.Logger
+	memo     memo // decisions proven to depend on their key only (memo.go)
 }
 
 // policyFile reports whether a file belongs to a policy revision.
@@ -355,13 +356,13 @@ func (r *Revision) Visible(ctx context.Context, input ast.Value) (map[string]boo
 }
 
 // Eval evaluates the revision for input (built by the caller) under decisionID.
-func (r *Revision) Eval(ctx context.Context, input ast.Value, decisionID string) (*Decision, error) {
+func (r *Revision) Eval(ctx context.Context, input ast.Value, decisionID string, opts ...rego.EvalOption) (*Decision, error) {
 	result, stop, err := envoyauth.NewEvalResult(func(er *envoyauth.EvalResult) { er.DecisionID = decisionID })
 	if err != nil {
 		return nil, err
 	}
 	defer stop()
-	if err := envoyauth.Eval(ctx, r, input, result); err != nil {
+	if err := envoyauth.Eval(ctx, r, input, result, opts...); err != nil {
 		return nil, fmt.Errorf("evaluate policy %s: %w", r.ID, err)
 	}
 	allowed, err := result.IsAllowed()
