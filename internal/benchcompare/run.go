@@ -100,7 +100,12 @@ func Run(ctx context.Context, o Options) error {
 	defer opa.stop()
 
 	cs := cases(iss)
+	// Twice: the second pass is answered from Gatehouse's decision memo wherever the first
+	// proved a question's answer depends on nothing else, and must still agree with OPA.
 	decisions, bad := compare(ctx, overGRPC(gh.client), overGRPC(opa.client), cs)
+	if again, badAgain := compare(ctx, overGRPC(gh.client), overGRPC(opa.client), cs); len(badAgain) > 0 {
+		decisions, bad = again, append(bad, badAgain...)
+	}
 	fmt.Fprintf(o.Out, "Decision equivalence on %d request types:\n\n| request | Gatehouse | OPA |\n|---|---|---|\n", len(cs))
 	for _, c := range cs {
 		d := decisions[c.Name]
@@ -109,7 +114,7 @@ func Run(ctx context.Context, o Options) error {
 	if len(bad) > 0 {
 		return fmt.Errorf("%w on %d request types: %v", ErrMismatch, len(bad), bad)
 	}
-	fmt.Fprintf(o.Out, "\nAll %d decided identically.\n\n", len(cs))
+	fmt.Fprintf(o.Out, "\nAll %d decided identically, twice (the second time from the decision memo where it applies).\n\n", len(cs))
 
 	caller := caller{iss: iss, sub: "nina", groups: []string{"network-engineers"}}
 	body := call("list_devices", map[string]any{"limit": 50, "site": "hq"})
