@@ -16,6 +16,8 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/rs/zerolog"
+
 	"github.com/gatehouse-mcp/gatehouse/adapters/kit"
 	"github.com/gatehouse-mcp/gatehouse/internal/ecslog"
 	"github.com/gatehouse-mcp/gatehouse/internal/memlimit"
@@ -123,7 +125,7 @@ func Main(version string, args []string, stdout, stderr io.Writer) int {
 	// answers): draining must not wait for deployments.
 	stopTasks := make(chan struct{})
 	h := HandlerWith(s, TaskOptions{Log: log.With().Str("gatehouse.server", ServerName).Logger(), Retention: *retention, Stop: stopTasks})
-	if err := serve(ctx, l, h, serverTLS, 20*time.Second, func() { close(stopTasks) }); err != nil {
+	if err := serve(ctx, l, h, serverTLS, 20*time.Second, func() { close(stopTasks) }, log); err != nil {
 		return fail(err)
 	}
 	return 0
@@ -131,8 +133,8 @@ func Main(version string, args []string, stdout, stderr io.Writer) int {
 
 // serve serves h on l until ctx ends, then drains in-flight calls for up to grace; onShutdown
 // runs when draining starts.
-func serve(ctx context.Context, l net.Listener, h http.Handler, tlsCfg *tls.Config, grace time.Duration, onShutdown func()) error {
-	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsCfg}
+func serve(ctx context.Context, l net.Listener, h http.Handler, tlsCfg *tls.Config, grace time.Duration, onShutdown func(), log zerolog.Logger) error {
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsCfg, ErrorLog: ecslog.HTTPErrorLog(log, 10)}
 	hs.RegisterOnShutdown(onShutdown)
 	errc := make(chan error, 1)
 	if tlsCfg != nil {

@@ -25,6 +25,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/contract"
+	"github.com/gatehouse-mcp/gatehouse/internal/ecslog"
 )
 
 // Path is where every adapter serves MCP; the edge rewrites /mcp/<server> to it.
@@ -128,7 +129,9 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener, grace time.Duratio
 	if err := s.Err(); err != nil {
 		return err
 	}
-	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsCfg}
+	// A client without the edge's certificate fails the handshake: an ECS line, not stderr text.
+	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsCfg,
+		ErrorLog: ecslog.HTTPErrorLog(s.log, 10)}
 	errc := make(chan error, 1)
 	scheme := "http"
 	if tlsCfg != nil {

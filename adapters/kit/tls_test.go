@@ -35,8 +35,10 @@ type whoResult struct {
 }
 
 // whoServer has one tool that answers with the subject the edge asserted.
-func whoServer() *kit.Server {
-	log, _ := ecslog.New(&ecslogtest.Buffer{}, "test-adapter", "info", "json")
+func whoServer() *kit.Server { return whoServerLogging(&ecslogtest.Buffer{}) }
+
+func whoServerLogging(out *ecslogtest.Buffer) *kit.Server {
+	log, _ := ecslog.New(out, "test-adapter", "info", "json")
 	s := kit.NewServer(kit.Options{Name: "test", Version: "1.0.0", Logger: log})
 	kit.Add(s, kit.Tool[whoArgs, whoResult]{
 		Name: "who_am_i", Title: "Who am I", Description: "The caller's subject.", Action: kit.Read, Annotations: readHints,
@@ -103,6 +105,11 @@ func (p *pki) client(t *testing.T, ca *devca.CA, keepAlive bool, names ...string
 
 func serveTLS(t *testing.T, p *pki, sans []string) (string, *tlsfiles.Source) {
 	t.Helper()
+	return serveTLSLogging(t, p, sans, &ecslogtest.Buffer{})
+}
+
+func serveTLSLogging(t *testing.T, p *pki, sans []string, out *ecslogtest.Buffer) (string, *tlsfiles.Source) {
+	t.Helper()
 	src, err := tlsfiles.Load(tlsfiles.Files{CertFile: p.files.Cert, KeyFile: p.files.Key, CAFile: p.files.CA, PeerSANs: sans})
 	if err != nil {
 		t.Fatal(err)
@@ -114,7 +121,7 @@ func serveTLS(t *testing.T, p *pki, sans []string) (string, *tlsfiles.Source) {
 	ctx, cancel := context.WithCancel(context.Background())
 	go src.Run(ctx, 20*time.Millisecond, nil)
 	done := make(chan error, 1)
-	go func() { done <- whoServer().Serve(ctx, l, 5*time.Second, src.ServerConfig()) }()
+	go func() { done <- whoServerLogging(out).Serve(ctx, l, 5*time.Second, src.ServerConfig()) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -158,7 +165,8 @@ func callWho(c *http.Client, base, subject string, sleepMS int) (string, error) 
 // name, never reach a tool.
 func TestAdapterBelievesIdentityOnlyFromTheEdge(t *testing.T) {
 	p := newPKI(t)
-	base, _ := serveTLS(t, p, []string{edgeSAN})
+	var logs ecslogtest.Buffer
+	base, _ := serveTLSLogging(t, p, []string{edgeSAN}, &logs)
 
 	got, err := callWho(p.client(t, p.ca, false, edgeSAN), base, "alice", 0)
 	if err != nil || got != "alice" {
@@ -176,6 +184,17 @@ func TestAdapterBelievesIdentityOnlyFromTheEdge(t *testing.T) {
 	// Plain HTTP to the TLS port is not a way round it either.
 	if got, err := callWho(&http.Client{Timeout: 5 * time.Second}, "http"+strings.TrimPrefix(base, "https"), "admin", 0); err == nil {
 		t.Errorf("plain HTTP: the adapter answered as %q", got)
+	}
+	// Each refused handshake is an ECS line an operator can alert on, with the caller's address.
+	deadline := time.Now().Add(5 * time.Second)
+	for strings.Count(logs.String(), `"event.action":"tls-handshake"`) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("refused handshakes were not logged as ECS events:\n%s", logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !strings.Contains(logs.String(), `"client.address":"127.0.0.1"`) {
+		t.Errorf("no client.address in %s", logs.String())
 	}
 }
 

@@ -122,7 +122,7 @@ func serve(ctx context.Context, version string, args []string, stdout, stderr io
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	hs := &http.Server{Handler: b, ReadHeaderTimeout: 10 * time.Second, TLSConfig: serverTLS}
+	hs := &http.Server{Handler: b, ReadHeaderTimeout: 10 * time.Second, TLSConfig: serverTLS, ErrorLog: ecslog.HTTPErrorLog(log, 10)}
 	errc := make(chan error, 1)
 	scheme := "http"
 	if serverTLS != nil {

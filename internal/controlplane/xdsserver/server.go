@@ -36,6 +36,7 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/internal/config"
 	"github.com/gatehouse-mcp/gatehouse/internal/controlplane/model"
 	"github.com/gatehouse-mcp/gatehouse/internal/controlplane/xds"
+	"github.com/gatehouse-mcp/gatehouse/internal/ecslog"
 )
 
 // Build reads and validates a config file and produces its edge model and Envoy resources.
@@ -307,7 +308,7 @@ func (s *Server) Run(ctx context.Context, grpcLis, httpLis net.Listener, interva
 		_, _ = fmt.Fprintf(w, "serving %s\n", s.Version())
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ErrorLog: ecslog.HTTPErrorLog(s.log, 10)}
 
 	errc := make(chan error, 2)
 	go func() { errc <- g.Serve(grpcLis) }()

@@ -21,6 +21,7 @@ import (
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/contract"
+	"github.com/gatehouse-mcp/gatehouse/internal/ecslog"
 	"github.com/gatehouse-mcp/gatehouse/internal/tlsfiles"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -105,6 +106,7 @@ type Stack struct {
 	AuthzHTTP string
 
 	cancel context.CancelFunc
+	log    zerolog.Logger
 	wg     sync.WaitGroup
 	errs   chan error
 	bridge *restbridge.Bridge
@@ -139,7 +141,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	}
 	log := opts.Log
 	runCtx, cancel := context.WithCancel(context.Background())
-	s := &Stack{cancel: cancel, errs: make(chan error, 16), Adapters: map[string]string{}}
+	s := &Stack{cancel: cancel, errs: make(chan error, 16), Adapters: map[string]string{}, log: log}
 	fail := func(err error) (*Stack, error) { s.Stop(); return nil, err }
 
 	edgeLis, err := listen(opts.Host, opts.EdgePort)
@@ -367,7 +369,7 @@ func (s *Stack) serve(ctx context.Context, l net.Listener, h http.Handler) {
 
 // serveTLS serves h on l until ctx ends: over TLS with cfg, or plain HTTP when cfg is nil.
 func (s *Stack) serveTLS(ctx context.Context, l net.Listener, h http.Handler, cfg *tls.Config) {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, TLSConfig: cfg}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, TLSConfig: cfg, ErrorLog: ecslog.HTTPErrorLog(s.log, 10)}
 	run := func() error { return srv.Serve(l) }
 	if cfg != nil {
 		run = func() error { return srv.ServeTLS(l, "", "") } // ServeTLS sets up HTTP/2 for clients that offer it

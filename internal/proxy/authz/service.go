@@ -24,6 +24,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/config"
+	"github.com/gatehouse-mcp/gatehouse/internal/ecslog"
 	"github.com/gatehouse-mcp/gatehouse/internal/proxy/binding"
 	"github.com/gatehouse-mcp/gatehouse/internal/proxy/extproc"
 	"github.com/gatehouse-mcp/gatehouse/internal/proxy/oidc"
@@ -79,6 +80,7 @@ func NewService(cfg *config.Config, log zerolog.Logger, opts oidc.Options) *Serv
 	s.http = &http.Server{
 		Handler:           HTTPHandler(cfg, Readiness{PolicyLoaded: eng.Ready, IssuerKeys: v.Ready}, reg),
 		ReadHeaderTimeout: 5 * time.Second,
+		ErrorLog:          ecslog.HTTPErrorLog(log, 10),
 	}
 	return s
 }
