@@ -35,8 +35,6 @@ type whoResult struct {
 }
 
 // whoServer has one tool that answers with the subject the edge asserted.
-func whoServer() *kit.Server { return whoServerLogging(&ecslogtest.Buffer{}) }
-
 func whoServerLogging(out *ecslogtest.Buffer) *kit.Server {
 	log, _ := ecslog.New(out, "test-adapter", "info", "json")
 	s := kit.NewServer(kit.Options{Name: "test", Version: "1.0.0", Logger: log})
