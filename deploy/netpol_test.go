@@ -276,6 +276,24 @@ func TestNetworkPoliciesAllowOnlyTheDesignedPaths(t *testing.T) {
 	}
 	worker := pods["worker"]
 	must = append(must, tcp(worker, temporal, 7233), tcp(worker, vault, 8200), tcp(worker, upstream, 443))
+	// Prometheus scrapes every Gatehouse pod's plain-HTTP port (metrics, probes) and nothing
+	// else; the adapters' health port is closed to everyone else.
+	prometheus := endpoint{name: "prometheus", ns: "monitoring", labels: map[string]string{"app.kubernetes.io/name": "prometheus"}, ip: net.IPv4(10, 244, 3, 1)}
+	for name, p := range pods {
+		hp, ok := containerPort(m.deployments[name].Spec.Template.Spec, intstr.FromString("http"), corev1.ProtocolTCP)
+		if !ok {
+			t.Errorf("%s has no plain-HTTP port named http for probes and Prometheus", name)
+			continue
+		}
+		must = append(must, tcp(prometheus, p, hp))
+		if cport, isServer := serverPort[name]; isServer {
+			mustNot = append(mustNot, tcp(prometheus, p, cport), tcp(envoy, p, hp))
+			for _, a := range attackers {
+				mustNot = append(mustNot, tcp(a, p, hp))
+			}
+		}
+	}
+	mustNot = append(mustNot, tcp(prometheus, authz, portOf(cfg.Authz.GRPCListen)), tcp(prometheus, cp, portOf(cfg.XDS.Listen)))
 	for _, a := range attackers {
 		mustNot = append(mustNot, tcp(a, authz, portOf(cfg.Authz.GRPCListen)), tcp(a, cp, portOf(cfg.XDS.Listen)), tcp(a, worker, 8080))
 	}

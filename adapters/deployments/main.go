@@ -60,6 +60,7 @@ func Main(version string, args []string, stdout, stderr io.Writer) int {
 	level := fs.String("log-level", env("GATEHOUSE_LOG_LEVEL", "info"), "debug, info, warn, error")
 	format := fs.String("log-format", env("GATEHOUSE_LOG_FORMAT", "json"), "json (ECS) or console")
 	tf := kit.RegisterTLSFlags(fs) // the edge's mTLS, as every adapter (adapters/README.md)
+	health := kit.RegisterHealthFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -125,6 +126,9 @@ func Main(version string, args []string, stdout, stderr io.Writer) int {
 	// answers): draining must not wait for deployments.
 	stopTasks := make(chan struct{})
 	h := HandlerWith(s, TaskOptions{Log: log.With().Str("gatehouse.server", ServerName).Logger(), Retention: *retention, Stop: stopTasks})
+	if err := kit.ServeHealth(ctx, *health, h, log); err != nil {
+		return fail(err)
+	}
 	if err := serve(ctx, l, h, serverTLS, 20*time.Second, func() { close(stopTasks) }, log); err != nil {
 		return fail(err)
 	}

@@ -77,6 +77,7 @@ func run(ctx context.Context, a Adapter, args []string) error {
 	if d, err := time.ParseDuration(os.Getenv("GATEHOUSE_TLS_VAULT_PKI_TTL")); err == nil && d > 0 {
 		*pkiTTL = d
 	}
+	health := RegisterHealthFlag(fs)
 	level := fs.String("log-level", env("GATEHOUSE_LOG_LEVEL", "info"), "debug, info, warn, error")
 	format := fs.String("log-format", env("GATEHOUSE_LOG_FORMAT", "json"), "json (ECS) or console")
 	var tf TLSFlags
@@ -154,6 +155,10 @@ func run(ctx context.Context, a Adapter, args []string) error {
 	}
 	l, err := net.Listen("tcp", *listen)
 	if err != nil {
+		return err
+	}
+	if err := ServeHealth(ctx, *health, s.Handler(), log); err != nil {
+		l.Close()
 		return err
 	}
 	return s.Serve(ctx, l, 20*time.Second, tlsCfg)

@@ -67,6 +67,7 @@ func serve(ctx context.Context, version string, args []string, stdout, stderr io
 	level := fs.String("log-level", env("GATEHOUSE_LOG_LEVEL", "info"), "debug, info, warn, error")
 	format := fs.String("log-format", env("GATEHOUSE_LOG_FORMAT", "json"), "json (ECS) or console")
 	tf := kit.RegisterTLSFlags(fs)
+	health := kit.RegisterHealthFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -122,6 +123,9 @@ func serve(ctx context.Context, version string, args []string, stdout, stderr io
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if err := kit.ServeHealth(ctx, *health, b, log); err != nil {
+		return err
+	}
 	hs := &http.Server{Handler: b, ReadHeaderTimeout: 10 * time.Second, TLSConfig: serverTLS, ErrorLog: ecslog.HTTPErrorLog(log, 10)}
 	errc := make(chan error, 1)
 	scheme := "http"
