@@ -100,6 +100,7 @@ fuzz:
 	$(GO) test ./internal/proxy/mcpmsg -run '^$$' -fuzz FuzzDecodeStrict -fuzztime 30s
 	$(GO) test ./internal/proxy/mcpmsg -run '^$$' -fuzz FuzzParse -fuzztime 30s
 	$(GO) test ./internal/proxy/authz -run '^$$' -fuzz FuzzCheck -fuzztime 30s
+	$(GO) test ./internal/proxy/authz -run '^$$' -fuzz FuzzBindTasks -fuzztime 30s
 	$(GO) test ./internal/config -run '^$$' -fuzz FuzzParse -fuzztime 30s
 	$(GO) test ./internal/dev/edge -run '^$$' -fuzz FuzzNormalize -fuzztime 30s
 	$(GO) test ./internal/contract -run '^$$' -fuzz FuzzTraceID -fuzztime 30s

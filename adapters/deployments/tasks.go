@@ -340,14 +340,16 @@ func (t *tasks) task(w http.ResponseWriter, q *request) {
 			map[string]any{"requiredCapabilities": map[string]any{"extensions": map[string]any{TasksExtension: struct{}{}}}})
 		return
 	}
-	var id string
-	if json.Unmarshal(q.params["taskId"], &id) != nil || id == "" {
+	var sent string
+	if json.Unmarshal(q.params["taskId"], &sent) != nil || sent == "" {
 		t.fail(w, q, mcp.INVALID_PARAMS, q.msg.Method+" requires params.taskId, a string", nil)
 		return
 	}
+	// Through the edge the id is the caller-bound form the edge issued (and checked).
+	id := kit.EdgeTaskID(sent)
 	// 2026-07-28 routes task requests by Mcp-Name, which must then name the task.
-	if n := q.r.Header.Get(mcp.HeaderName); q.modern() && n != "" && n != id {
-		t.fail(w, q, mcp.HEADER_MISMATCH, fmt.Sprintf("Mcp-Name header %q does not match params.taskId %q", n, id), nil)
+	if n := q.r.Header.Get(mcp.HeaderName); q.modern() && n != "" && n != sent {
+		t.fail(w, q, mcp.HEADER_MISMATCH, fmt.Sprintf("Mcp-Name header %q does not match params.taskId %q", n, sent), nil)
 		return
 	}
 	who, st, e := t.readable(q, id)

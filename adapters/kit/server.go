@@ -26,6 +26,7 @@ import (
 
 	"github.com/gatehouse-mcp/gatehouse/internal/contract"
 	"github.com/gatehouse-mcp/gatehouse/internal/ecslog"
+	"github.com/gatehouse-mcp/gatehouse/internal/proxy/binding"
 )
 
 // Path is where every adapter serves MCP; the edge rewrites /mcp/<server> to it.
@@ -229,3 +230,15 @@ func Email(ctx context.Context) string { return callerFrom(ctx).email }
 
 // DecisionID returns the edge's decision id for this call, to join audit trails.
 func DecisionID(ctx context.Context) string { return callerFrom(ctx).decisionID }
+
+// EdgeTaskID is the adapter's own task id inside the id a client sent through the edge. The
+// edge hands clients task ids bound to them (wrapped with a MAC over caller and server) and
+// refuses any other before the request arrives; the body still carries the wrapped form, so
+// an adapter that serves MCP tasks reads its id with this. An id that is not wrapped (a REST
+// bridge task path, or a direct call in a test) is returned as it is.
+func EdgeTaskID(id string) string {
+	if inner, ok := binding.Inner(id); ok {
+		return inner
+	}
+	return id
+}

@@ -71,6 +71,11 @@ func (h *harness) session(server, sub, inner string) string {
 	return h.keys.Wrap(binding.Session, binding.Caller{Issuer: h.iss.URL, Subject: sub, Server: server}, inner)
 }
 
+// task is the id the edge hands sub for an upstream's task id inner.
+func (h *harness) task(server, sub, inner string) string {
+	return h.keys.Wrap(binding.Task, binding.Caller{Issuer: h.iss.URL, Subject: sub, Server: server}, inner)
+}
+
 func copyPolicies(t testing.TB) string { return testkit.CopyPolicies(t) }
 
 func baseConfig(issuer, policyDir string) *config.Config {

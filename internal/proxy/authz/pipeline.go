@@ -53,7 +53,21 @@ func (s *Server) decide(ctx context.Context, req *authv3.CheckRequest, r *reques
 // puts the upstream's own id back in its place. Another caller's id, or one the edge never
 // issued, is answered as the session not existing: MCP's 404, after which a client starts a
 // new session.
+//
+// Task ids over MCP (tasks/get, tasks/result, tasks/cancel) are bound the same way: the edge
+// hands out only wrapped ids, so an id that is not one issued to this caller for this server
+// is answered as an unknown task, in the same words. The adapter receives the wrapped id (the
+// body cannot be rewritten here) and reads the upstream's id out of it (contract.EdgeTaskID);
+// the policy sees the upstream's id. REST bridge task paths carry the adapter's own ids,
+// whose owner the adapter checks.
 func (s *Server) bindStage(r *request) *Verdict {
+	if r.msg.TaskID != "" && r.via == viaMCP {
+		inner, err := s.keys.Unwrap(binding.Task, r.caller(), r.msg.TaskID)
+		if err != nil {
+			return taskNotBound()
+		}
+		r.msg.TaskID = inner
+	}
 	if r.msg.SessionID == "" {
 		return nil
 	}

@@ -194,20 +194,23 @@ func TestDefaultPolicyDecisions(t *testing.T) {
 	dev := h.token(cc, "dana", []string{"developers"})
 	for _, c := range []struct {
 		method string
-		params map[string]any
+		params func(sub string) map[string]any
 	}{
-		{"resources/read", map[string]any{"uri": "catalyst://devices/1"}},
-		{"prompts/get", map[string]any{"name": "triage"}},
-		{"completion/complete", map[string]any{"ref": map[string]any{"type": "ref/prompt", "name": "triage"}, "argument": map[string]any{"name": "site", "value": "h"}}},
-		{"tasks/get", map[string]any{"taskId": "task-1"}},
-		{"tasks/cancel", map[string]any{"taskId": "task-1"}},
+		{"resources/read", func(string) map[string]any { return map[string]any{"uri": "catalyst://devices/1"} }},
+		{"prompts/get", func(string) map[string]any { return map[string]any{"name": "triage"} }},
+		{"completion/complete", func(string) map[string]any {
+			return map[string]any{"ref": map[string]any{"type": "ref/prompt", "name": "triage"}, "argument": map[string]any{"name": "site", "value": "h"}}
+		}},
+		// Task ids as the edge hands them out: bound to their caller.
+		{"tasks/get", func(sub string) map[string]any { return map[string]any{"taskId": h.task(cc, sub, "task-1")} }},
+		{"tasks/cancel", func(sub string) map[string]any { return map[string]any{"taskId": h.task(cc, sub, "task-1")} }},
 	} {
-		allowed(t, h.check(mcpPost(cc, ne, rpc(1, c.method, c.params))))
-		denied(t, h.check(mcpPost(cc, dev, rpc(1, c.method, c.params))), 200)
+		allowed(t, h.check(mcpPost(cc, ne, rpc(1, c.method, c.params("nina")))))
+		denied(t, h.check(mcpPost(cc, dev, rpc(1, c.method, c.params("dana")))), 200)
 	}
 	// tasks/cancel needs write: service desk (read only here) is refused.
-	denied(t, h.check(mcpPost(cc, sd, rpc(1, "tasks/cancel", map[string]any{"taskId": "task-1"}))), 200)
-	allowed(t, h.check(mcpPost(cc, sd, rpc(1, "tasks/get", map[string]any{"taskId": "task-1"}))))
+	denied(t, h.check(mcpPost(cc, sd, rpc(1, "tasks/cancel", map[string]any{"taskId": h.task(cc, "sam", "task-1")}))), 200)
+	allowed(t, h.check(mcpPost(cc, sd, rpc(1, "tasks/get", map[string]any{"taskId": h.task(cc, "sam", "task-1")}))))
 }
 
 func TestDenyModeHTTP(t *testing.T) {
@@ -330,7 +333,7 @@ func TestRESTTaskPaths(t *testing.T) {
 	for _, groups := range [][]string{{"service-desk"}, {"network-engineers"}, {"developers"}, {"admin"}} {
 		for method, rpc := range map[string]string{"GET": "tasks/get", "DELETE": "tasks/cancel"} {
 			tok := h.token(cc, "u", groups, withMFA)
-			viaMCP := h.check(mcpPost(cc, tok, `{"jsonrpc":"2.0","id":1,"method":"`+rpc+`","params":{"taskId":"`+id+`"}}`,
+			viaMCP := h.check(mcpPost(cc, tok, `{"jsonrpc":"2.0","id":1,"method":"`+rpc+`","params":{"taskId":"`+h.task(cc, "u", id)+`"}}`,
 				"mcp-protocol-version", "2025-11-25"))
 			viaREST := h.check(envoyCheck(method, contract.RESTTaskPath(cc, id), "", map[string]string{"authorization": "Bearer " + tok}, ""))
 			if (viaMCP.GetOkResponse() != nil) != (viaREST.GetOkResponse() != nil) {

@@ -33,7 +33,8 @@ import (
 //   - a listed tool whose definition differs from its pin in the catalog is hidden, and its
 //     calls are refused (drift) until the catalog is re-pinned;
 //   - a session id an upstream issues is wrapped so that only the caller it was issued to can
-//     use it (binding; bindStage unwraps it on the way in).
+//     use it (binding; bindStage unwraps it on the way in);
+//   - so is every task id in an answer that can carry one (tasks.go).
 
 // listKinds maps the list methods to the result member that holds their items, the member
 // of an item that names it, and the call that item stands for.
@@ -105,6 +106,7 @@ func (s *Server) metadata(r *request) *structpb.Struct {
 	m := map[string]any{
 		"subject": subject, "server": r.server, "method": r.msg.Method, "kind": string(r.msg.Kind),
 		"protocol_version": r.msg.ProtocolVersion, "modern": r.msg.Modern, "decision_id": r.decisionID,
+		"tasks": tasksExpected(r.msg),
 	}
 	st, err := structpb.NewStruct(m)
 	if err != nil {
@@ -126,10 +128,11 @@ func (s *Server) Begin(meta *structpb.Struct) extproc.Exchange {
 	}
 	str := func(k string) string { v, _ := m[k].(string); return v }
 	modern, _ := m["modern"].(bool)
+	tasks, _ := m["tasks"].(bool)
 	sub, _ := subject["sub"].(string)
 	iss, _ := subject["iss"].(string)
 	return &exchange{s: s, subject: subject, server: str("server"), method: str("method"), kind: str("kind"),
-		version: str("protocol_version"), modern: modern, decisionID: str("decision_id"),
+		version: str("protocol_version"), modern: modern, tasks: tasks, decisionID: str("decision_id"),
 		caller: binding.Caller{Issuer: iss, Subject: sub, Server: str("server")}}
 }
 
@@ -138,7 +141,7 @@ type exchange struct {
 	s                                         *Server
 	subject                                   map[string]any
 	server, method, kind, version, decisionID string
-	modern                                    bool
+	modern, tasks                             bool
 	caller                                    binding.Caller
 }
 
@@ -149,7 +152,7 @@ func (x *exchange) ResponseHeaders(h map[string]string) (map[string]string, []st
 		set[contract.HeaderSessionID] = x.s.keys.Wrap(binding.Session, x.caller, id)
 	}
 	mode := extproc.BodyNone
-	if _, isList := listKinds[x.method]; isList {
+	if _, isList := listKinds[x.method]; isList || x.tasks {
 		ct := strings.ToLower(h["content-type"])
 		switch {
 		case strings.HasPrefix(ct, "application/json"):
@@ -161,8 +164,12 @@ func (x *exchange) ResponseHeaders(h map[string]string) (map[string]string, []st
 	return set, nil, mode
 }
 
-// Message implements extproc.Exchange: it filters the result of a list response.
+// Message implements extproc.Exchange: it filters the result of a list response and binds
+// the task ids of an answer that can carry them.
 func (x *exchange) Message(msg []byte) ([]byte, error) {
+	if x.tasks {
+		return x.bindTasks(msg)
+	}
 	top, err := splitObject(msg)
 	if err != nil {
 		return nil, fmt.Errorf("the server's response is not a JSON-RPC message: %w", err)

@@ -137,6 +137,15 @@ func sessionNotBound() *Verdict {
 		Message: msg, Reasons: []string{"the session id was not issued to this caller for this server"}, GRPC: codes.NotFound}
 }
 
+// taskNotBound answers a task id the edge did not issue to this caller for this server as
+// MCP answers an unknown task: Invalid params, in the words of the unknown id, so that the
+// answer does not tell another caller's task from no task.
+func taskNotBound() *Verdict {
+	msg := "Failed to retrieve task: Task not found"
+	return &Verdict{Stage: StageBinding, Outcome: OutcomeDeny, Status: http.StatusOK, Code: mcpmsg.CodeInvalidParams,
+		Message: msg, Reasons: []string{"the task id was not issued to this caller for this server"}, GRPC: codes.NotFound}
+}
+
 // unauthenticated answers 401; the challenge leads the client to the resource metadata.
 func unauthenticated(reason oidc.Reason, challenge, description string) *Verdict {
 	msg := "Unauthorized: an access token is required"

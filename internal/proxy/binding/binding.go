@@ -135,5 +135,24 @@ func (k *Keys) Unwrap(kind string, c Caller, wrapped string) (string, error) {
 	return "", ErrNotBound
 }
 
+// Inner returns the upstream's identifier inside a wrapped one without checking whom it was
+// issued to: for an upstream behind the edge, which has already checked it (Unwrap). ok is
+// false when s is not a wrapped identifier.
+func Inner(s string) (inner string, ok bool) {
+	rest, ok := strings.CutPrefix(s, prefix)
+	if !ok {
+		return "", false
+	}
+	enc, _, ok := strings.Cut(rest, ".")
+	if !ok {
+		return "", false
+	}
+	b, err := base64.RawURLEncoding.Strict().DecodeString(enc)
+	if err != nil {
+		return "", false
+	}
+	return string(b), true
+}
+
 // Wrapped reports whether s has the form of a wrapped identifier.
 func Wrapped(s string) bool { return strings.HasPrefix(s, prefix) }

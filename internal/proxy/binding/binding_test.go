@@ -96,3 +96,20 @@ func FuzzUnwrap(f *testing.F) {
 		}
 	})
 }
+
+// An adapter behind the edge reads its own id out of a bound one without the keys; anything
+// that is not a bound id is not read as one.
+func TestInner(t *testing.T) {
+	k := binding.RandomKeys()
+	c := binding.Caller{Issuer: "https://idp", Subject: "nina", Server: "deployments"}
+	for _, id := range []string{"deploy-0123456789abcdef-0123456789ab", "a.b.c", "ünïcode"} {
+		if got, ok := binding.Inner(k.Wrap(binding.Task, c, id)); !ok || got != id {
+			t.Errorf("Inner(Wrap(%q)) = %q, %v", id, got, ok)
+		}
+	}
+	for _, s := range []string{"", "deploy-1", "gh1.", "gh1.!!!.x", "gh1.abc"} {
+		if got, ok := binding.Inner(s); ok {
+			t.Errorf("Inner(%q) = %q, want not a bound id", s, got)
+		}
+	}
+}
