@@ -33,6 +33,17 @@ USER 65532:65532
 EXPOSE 8080
 ENTRYPOINT ["/usr/local/bin/gatehouse-worker"]
 
+# The certificate agent (Vault PKI → files, renewed; deploy/kubernetes-vault-pki):
+#   docker build --target cert-agent -t ghcr.io/gatehouse-mcp/gatehouse-cert-agent:dev .
+FROM build AS build-cert-agent
+ARG VERSION=dev
+RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/gatehouse-cert-agent ./cmd/gatehouse-cert-agent
+
+FROM gcr.io/distroless/static-debian12:nonroot AS cert-agent
+COPY --from=build-cert-agent /out/gatehouse-cert-agent /usr/local/bin/gatehouse-cert-agent
+USER 65532:65532
+ENTRYPOINT ["/usr/local/bin/gatehouse-cert-agent"]
+
 # The production image is the last stage, so a plain `docker build` makes it.
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/gatehouse /usr/local/bin/gatehouse

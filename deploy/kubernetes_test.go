@@ -122,11 +122,12 @@ func build(t *testing.T, dir string) *manifests {
 	return m
 }
 
-// overlays are every kustomization under deploy/kubernetes: the base and any overlay.
+// overlays are every kustomization under deploy: the base (deploy/kubernetes) and every
+// overlay next to it (deploy/kubernetes-*; kustomize refuses an overlay inside its base).
 func overlays(t *testing.T) []string {
 	t.Helper()
 	var dirs []string
-	err := filepath.WalkDir(repo("deploy", "kubernetes"), func(p string, d os.DirEntry, err error) error {
+	err := filepath.WalkDir(repo("deploy"), func(p string, d os.DirEntry, err error) error {
 		if err == nil && !d.IsDir() && d.Name() == "kustomization.yaml" {
 			dirs = append(dirs, filepath.Dir(p))
 		}

@@ -15,6 +15,10 @@ type Metrics struct {
 	vaultOps     *prometheus.HistogramVec
 }
 
+// NewMetrics registers the kit's metrics with reg, for a process that uses the kit's Vault
+// client without an adapter server (the certificate agent).
+func NewMetrics(reg prometheus.Registerer) *Metrics { return newMetrics(reg) }
+
 func newMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		toolCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -32,7 +36,7 @@ func newMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"outcome"}),
 		// Per Vault call, so that a failing renewal or login shows before the token expires.
 		vaultOps: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "gatehouse_vault_operation_duration_seconds", Help: "Vault calls by operation (login, lookup, renew, read) and outcome (success, error).",
+			Name: "gatehouse_vault_operation_duration_seconds", Help: "Vault calls by operation (login, lookup, renew, read, issue) and outcome (success, error).",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"operation", "outcome"}),
 	}

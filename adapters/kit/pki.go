@@ -61,12 +61,14 @@ func (p *VaultPKI) Issue(ctx context.Context) (IssuedCert, error) {
 		body["ttl"] = p.cfg.TTL.String()
 	}
 	path := p.cfg.Mount + "/issue/" + p.cfg.Role
+	start := time.Now()
 	sec, err := p.v.client.Logical().WriteWithContext(ctx, path, body)
 	if isForbidden(err) {
 		if rerr := p.v.relogin(ctx); rerr == nil {
 			sec, err = p.v.client.Logical().WriteWithContext(ctx, path, body)
 		}
 	}
+	p.v.metrics.vaultOp("issue", start, err)
 	if err != nil {
 		return IssuedCert{}, fmt.Errorf("vault: issue %s: %w", path, err)
 	}
@@ -103,8 +105,13 @@ func (p *VaultPKI) Issue(ctx context.Context) (IssuedCert, error) {
 type CertRenewer struct {
 	Source            CertSource
 	CertFile, KeyFile string
+	// CAFile, when set, receives the issuing CA: the trust bundle of the workload's peers
+	// (Envoy's upstream CA, an adapter's client CA), renewed with the certificate.
+	CAFile string
 	Log               zerolog.Logger
 	RetryEvery        time.Duration // default 30s
+	// OnIssued, when set, is told of each renewal Run makes.
+	OnIssued func(IssuedCert)
 	// Now is the clock (tests).
 	Now func() time.Time
 }
@@ -115,8 +122,14 @@ func (r *CertRenewer) IssueNow(ctx context.Context) (IssuedCert, error) {
 	if err != nil {
 		return IssuedCert{}, err
 	}
-	// Key first: a reader that sees the new key with the old certificate refuses the pair
-	// and keeps the previous one until the certificate lands too.
+	// The CA first (peers' new certificates chain to it), then the key: a reader that sees
+	// the new key with the old certificate refuses the pair and keeps the previous one until
+	// the certificate lands too.
+	if r.CAFile != "" {
+		if err := writeAtomic(r.CAFile, c.CAPEM); err != nil {
+			return IssuedCert{}, err
+		}
+	}
 	if err := writeAtomic(r.KeyFile, c.KeyPEM); err != nil {
 		return IssuedCert{}, err
 	}
@@ -150,6 +163,9 @@ func (r *CertRenewer) Run(ctx context.Context, current IssuedCert) {
 			c, err := r.IssueNow(ctx)
 			if err == nil {
 				current, issued = c, now()
+				if r.OnIssued != nil {
+					r.OnIssued(c)
+				}
 				break
 			}
 			if errors.Is(err, context.Canceled) {

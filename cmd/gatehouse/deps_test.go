@@ -54,7 +54,7 @@ func TestShippedBinariesLinkNoDevelopmentCode(t *testing.T) {
 	if len(adapters) == 0 {
 		t.Fatal("no cmd/gatehouse-adapter-* found")
 	}
-	mains := []string{"./cmd/gatehouse"}
+	mains := []string{"./cmd/gatehouse", "./cmd/gatehouse-cert-agent", "./cmd/gatehouse-worker"}
 	for _, a := range adapters {
 		mains = append(mains, "./cmd/"+filepath.Base(a))
 	}

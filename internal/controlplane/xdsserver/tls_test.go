@@ -1,8 +1,11 @@
 package xdsserver_test
 
 import (
+	"context"
 	"crypto/x509"
 	"encoding/pem"
+	"io"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +20,8 @@ import (
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 
+	"github.com/gatehouse-mcp/gatehouse/adapters/kit/vaulttest"
+	"github.com/gatehouse-mcp/gatehouse/internal/certagent"
 	"github.com/gatehouse-mcp/gatehouse/internal/controlplane/xds"
 	"github.com/gatehouse-mcp/gatehouse/internal/dev/devca"
 )
@@ -229,5 +234,77 @@ func TestTLSOverSDSAndRotation(t *testing.T) {
 	}
 	if strings.Contains(p.logs.String(), "PRIVATE KEY") {
 		t.Fatal("a private key reached the log")
+	}
+}
+
+// In production Envoy's client certificate comes from Vault's PKI engine: the certificate
+// agent (internal/certagent) writes it and the PKI CA where edge.mtls points, the control
+// plane serves both over SDS, and each renewal reaches the connected Envoy without a restart.
+// Vault is the contract double (docs/vault.md). security 102.
+func TestVaultPKICertificatesReachEnvoyOverSDS(t *testing.T) {
+	double := vaulttest.New(vaulttest.Options{})
+	double.AddPKIRole("envoy")
+	vault := httptest.NewServer(double)
+	defer vault.Close()
+	t.Setenv("VAULT_TOKEN", double.RootToken())
+	p := startPlane(t)
+	dir := t.TempDir()
+	ca, err := devca.New("edge CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writePair(t, ca, dir, "edge", "mcp.example.com")
+	ctx, cancel := context.WithCancel(context.Background())
+	agentDone := make(chan error, 1)
+	go func() {
+		agentDone <- certagent.Run(ctx, []string{"--vault-addr", vault.URL, "--vault-auth", "token", "--pki-role", "envoy",
+			"--common-name", "envoy.gatehouse.svc", "--uri-sans", "spiffe://cluster.local/ns/gatehouse/sa/envoy", "--ttl", "3s",
+			"--cert-file", filepath.Join(dir, "envoy.crt"), "--key-file", filepath.Join(dir, "envoy.key"),
+			"--ca-file", filepath.Join(dir, "ca.crt")}, io.Discard)
+	}()
+	defer func() {
+		cancel()
+		if err := <-agentDone; err != nil {
+			t.Errorf("agent: %v", err)
+		}
+	}()
+	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(filepath.Join(dir, "envoy.crt")); err == nil && p.srv.Version() != "" {
+			break
+		}
+		if time.Since(start) > 10*time.Second {
+			t.Fatal("no certificate from the agent, or no first snapshot")
+		}
+	}
+	p.write(t, tlsConfig(t, p, dir))
+	for deadline := time.Now().Add(5 * time.Second); !strings.HasPrefix(p.srv.Version(), "2-"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("TLS config not served: version %s, %v", p.srv.Version(), p.srv.LastError())
+		}
+	}
+	e := dialEnvoy(t, p.addr, "edge-vault")
+	e.sync("2-")
+	e.secrets = []string{xds.SecretEdgeCert, xds.SecretUpstreamCA, xds.SecretUpstreamClient}
+	e.send(&discoveryv3.DiscoveryRequest{TypeUrl: resource.SecretType, ResourceNames: e.secrets})
+	e.waitSecrets("2-")
+	first := secretLeaf(t, e, xds.SecretUpstreamClient)
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(double.PKICA())
+	if _, err := first.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil ||
+		len(first.URIs) != 1 || first.URIs[0].String() != "spiffe://cluster.local/ns/gatehouse/sa/envoy" {
+		t.Fatalf("Envoy's client certificate is not the PKI's for its SPIFFE id: %v %v", err, first.URIs)
+	}
+	// The agent renews at two thirds of the lifetime; the new certificate is pushed.
+	expired := time.After(time.Until(first.NotAfter))
+	for secretLeaf(t, e, xds.SecretUpstreamClient).SerialNumber.Cmp(first.SerialNumber) == 0 {
+		select {
+		case r, ok := <-e.resp:
+			if !ok {
+				t.Fatal("ADS stream closed")
+			}
+			e.handle(r)
+		case <-expired:
+			t.Fatal("Envoy's certificate was not renewed before it expired")
+		}
 	}
 }
