@@ -107,9 +107,9 @@ type CertRenewer struct {
 	CertFile, KeyFile string
 	// CAFile, when set, receives the issuing CA: the trust bundle of the workload's peers
 	// (Envoy's upstream CA, an adapter's client CA), renewed with the certificate.
-	CAFile string
-	Log               zerolog.Logger
-	RetryEvery        time.Duration // default 30s
+	CAFile     string
+	Log        zerolog.Logger
+	RetryEvery time.Duration // default 30s
 	// OnIssued, when set, is told of each renewal Run makes.
 	OnIssued func(IssuedCert)
 	// Now is the clock (tests).

@@ -98,7 +98,7 @@ func Run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	go v.Run(ctx) // keeps the Vault token renewed
 	r := &kit.CertRenewer{
-		Source: v.PKI(kit.VaultPKIConfig{Mount: *mount, Role: *role, CommonName: *cn, AltNames: list(*alt), URISANs: list(*uris), TTL: *ttl}),
+		Source:   v.PKI(kit.VaultPKIConfig{Mount: *mount, Role: *role, CommonName: *cn, AltNames: list(*alt), URISANs: list(*uris), TTL: *ttl}),
 		CertFile: *certFile, KeyFile: *keyFile, CAFile: *caFile, Log: log,
 	}
 	var notAfter atomic.Int64
