@@ -2,11 +2,13 @@ package authz
 
 import (
 	"strconv"
+	"sync"
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"github.com/open-policy-agent/opa-envoy-plugin/envoyauth"
 	"github.com/open-policy-agent/opa/v1/ast"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/proxy/oidc"
 )
@@ -37,7 +39,7 @@ func (s *Server) buildInput(req *authv3.CheckRequest, r *request, tool map[strin
 			}
 		}
 	}
-	in["subject"] = r.identity.Memo(subjectValue)
+	in["subject"] = derivedOf(r.identity).subject()
 	mcp, err := mcpInput(r)
 	if err != nil {
 		return nil, err
@@ -89,6 +91,36 @@ func memoKey(r *request) string {
 		part(g)
 	}
 	return string(b)
+}
+
+// derived holds what is computed from a verified token once, on first use, and reused for as
+// long as the token is (the verifier caches the identity): the policy's input.subject and the
+// response side's subject. Each part is built only if a Check needs it.
+type derived struct {
+	id                       *oidc.Identity
+	subjectOnce, listingOnce sync.Once
+	subjectV                 any
+	listingV                 *structpb.Value
+}
+
+func derivedOf(id *oidc.Identity) *derived {
+	return id.Memo(func(id *oidc.Identity) any { return &derived{id: id} }).(*derived)
+}
+
+func (d *derived) subject() any {
+	d.subjectOnce.Do(func() { d.subjectV = subjectValue(d.id) })
+	return d.subjectV
+}
+
+// listing is listingSubject as a protobuf value, for the dynamic metadata of every allowed
+// Check. It is shared by every response that carries it, so it is never changed.
+func (d *derived) listing() *structpb.Value {
+	d.listingOnce.Do(func() {
+		if v, err := structpb.NewValue(listingSubject(d.id)); err == nil {
+			d.listingV = v
+		}
+	})
+	return d.listingV
 }
 
 // subjectValue is input.subject as an OPA value; it is computed once per verified token.

@@ -101,19 +101,19 @@ func (s *Server) metadata(r *request) *structpb.Struct {
 	if r.via != viaMCP || r.msg == nil {
 		return nil
 	}
-	id := r.identity
-	subject := listingSubject(id)
-	m := map[string]any{
-		"subject": subject, "server": r.server, "method": r.msg.Method, "kind": string(r.msg.Kind),
-		"protocol_version": r.msg.ProtocolVersion, "modern": r.msg.Modern, "decision_id": r.decisionID,
-		"tasks": tasksExpected(r.msg),
-	}
-	st, err := structpb.NewStruct(m)
-	if err != nil {
-		s.log.Warn().Err(err).Str("gatehouse.decision_id", r.decisionID).Msg("response-side metadata could not be built")
+	// The subject is built once per token (derived); the rest are plain strings and booleans,
+	// set directly rather than through structpb's reflection.
+	subject := derivedOf(r.identity).listing()
+	if subject == nil {
+		s.log.Warn().Str("gatehouse.decision_id", r.decisionID).Msg("response-side metadata could not be built")
 		return nil
 	}
-	return st
+	str := structpb.NewStringValue
+	return &structpb.Struct{Fields: map[string]*structpb.Value{
+		"subject": subject, "server": str(r.server), "method": str(r.msg.Method), "kind": str(string(r.msg.Kind)),
+		"protocol_version": str(r.msg.ProtocolVersion), "modern": structpb.NewBoolValue(r.msg.Modern),
+		"decision_id": str(r.decisionID), "tasks": structpb.NewBoolValue(tasksExpected(r.msg)),
+	}}
 }
 
 // Begin implements extproc.Guard.
