@@ -195,6 +195,11 @@ func banner(s *stack.Stack, user string) (string, error) {
 	row("authz gRPC", s.AuthzGRPC, "ext_authz, called by the edge")
 	row("authz HTTP", authzHTTP, "protected resource metadata, /healthz, /readyz")
 	row("metrics", authzHTTP+"/metrics", "Prometheus (each adapter: <adapter>/metrics); rules and dashboards: deploy/observability")
+	if tracing.Enabled() {
+		row("traces", "OTLP/HTTP", "exported to OTEL_EXPORTER_OTLP_ENDPOINT (docs/operations.md, Traces)")
+	} else {
+		row("traces", "off", "set OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 to export (docs/operations.md, Traces)")
+	}
 	// Adapters and authz speak mTLS with a CA made at start, as in production: a direct call
 	// needs the developer's certificate (curl --cacert CA --cert certificate --key key).
 	f := s.CertFiles()
