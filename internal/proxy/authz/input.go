@@ -1,6 +1,8 @@
 package authz
 
 import (
+	"crypto/sha256"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -10,6 +12,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/gatehouse-mcp/gatehouse/internal/proxy/mcpmsg"
 	"github.com/gatehouse-mcp/gatehouse/internal/proxy/oidc"
 )
 
@@ -70,11 +73,30 @@ var memoRefs = []ast.Ref{
 	ast.MustParseRef("input.tool"),
 }
 
-// memoKey is the values buildInput puts at memoRefs, as one string: equal keys mean equal
-// values there. Each part is length-prefixed, so no value can imitate a boundary (group
-// names are any JSON string); an empty string is the same absent field in both; groups keep
-// their order, which a policy could read.
-func memoKey(r *request) string {
+// memoKey is the memo's key for r, and ok false when r's question is not one to remember:
+// only questions from a bounded set are, so that no caller can fill the memo (or authz's
+// memory) with made-up ones. Those are a known MCP method, a supported revision (or none),
+// and no name unless it names a tool of the pinned catalog (tool).
+func memoKey(r *request, tool map[string]any) (key string, ok bool) {
+	m := r.msg
+	if m.MetricMethod() != m.Method && m.Method != "" {
+		return "", false // not a known method
+	}
+	if m.ProtocolVersion != "" && !slices.Contains(mcpmsg.SupportedVersions(), m.ProtocolVersion) {
+		return "", false
+	}
+	if m.Name != "" && (m.Method != "tools/call" || tool == nil) {
+		return "", false
+	}
+	sum := sha256.Sum256(memoKeyText(r))
+	return string(sum[:]), true
+}
+
+// memoKeyText is the values buildInput puts at memoRefs: equal texts mean equal values
+// there. Each part is length-prefixed, so no value can imitate a boundary (group names are
+// any JSON string); an empty string is the same absent field in both; groups keep their
+// order, which a policy could read. The memo keeps only its SHA-256.
+func memoKeyText(r *request) []byte {
 	m := r.msg
 	b := make([]byte, 0, 128)
 	part := func(s string) {
@@ -90,7 +112,7 @@ func memoKey(r *request) string {
 	for _, g := range r.identity.Groups {
 		part(g)
 	}
-	return string(b)
+	return b
 }
 
 // derived holds what is computed from a verified token once, on first use, and reused for as

@@ -2,6 +2,7 @@ package authz
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,7 +46,7 @@ func TestMemoKeyAgreesWithTheInput(t *testing.T) {
 									if err != nil {
 										t.Fatal(err)
 									}
-									samples = append(samples, sample{memoKey(r), refValues(t, in)})
+									samples = append(samples, sample{string(memoKeyText(r)), refValues(t, in)})
 								}
 							}
 						}
@@ -84,4 +85,31 @@ func refValues(t *testing.T, in ast.Value) string {
 		}
 	}
 	return out
+}
+
+// Only questions from a bounded set are remembered: a made-up method, an unsupported revision
+// or a name that is not a pinned tool (any length a body allows) is evaluated every time and
+// stored nowhere, so no caller can fill the memo or authz's memory. The key itself is a hash.
+func TestMemoKeyAdmitsOnlyBoundedQuestions(t *testing.T) {
+	id := &oidc.Identity{Subject: "alice", Groups: []string{"noc"}}
+	tool := map[string]any{"action": "read"}
+	long := strings.Repeat("x", 1<<20)
+	for name, c := range map[string]struct {
+		msg  *mcpmsg.Message
+		tool map[string]any
+		want bool
+	}{
+		"a pinned tool":             {&mcpmsg.Message{Kind: mcpmsg.KindRequest, Method: "tools/call", Name: "list_devices", ProtocolVersion: "2025-06-18"}, tool, true},
+		"tools/list":                {&mcpmsg.Message{Kind: mcpmsg.KindRequest, Method: "tools/list", ProtocolVersion: "2025-11-25"}, nil, true},
+		"a response":                {&mcpmsg.Message{Kind: mcpmsg.KindResponse}, nil, true},
+		"a tool not in the catalog": {&mcpmsg.Message{Kind: mcpmsg.KindRequest, Method: "tools/call", Name: long, ProtocolVersion: "2025-06-18"}, nil, false},
+		"a made-up method":          {&mcpmsg.Message{Kind: mcpmsg.KindRequest, Method: long}, nil, false},
+		"a made-up revision":        {&mcpmsg.Message{Kind: mcpmsg.KindRequest, Method: "initialize", ProtocolVersion: long}, nil, false},
+		"a prompt name":             {&mcpmsg.Message{Kind: mcpmsg.KindRequest, Method: "prompts/get", Name: "triage", ProtocolVersion: "2025-06-18"}, nil, false},
+	} {
+		key, ok := memoKey(&request{server: "catalyst-center", via: viaMCP, msg: c.msg, identity: id}, c.tool)
+		if ok != c.want || (ok && len(key) != 32) {
+			t.Errorf("%s: memoizable %v (key of %d bytes), want %v", name, ok, len(key), c.want)
+		}
+	}
 }

@@ -27,25 +27,36 @@ func (s *Server) policyStage(ctx context.Context, req *authv3.CheckRequest, r *r
 	}
 	ectx, cancel := context.WithTimeout(ctx, s.cfg.Policy.EvalTimeout)
 	defer cancel()
+	var tool map[string]any
+	if r.msg.Method == "tools/call" {
+		if t, ok := rev.Catalog.Lookup(r.server, r.msg.Name); ok {
+			tool = t.Input()
+		}
+	}
 	// A question this revision has already answered for everyone who asks it (policy/memo.go).
-	key := memoKey(r)
-	d, remembered := rev.Remembered(key)
+	key, memoizable := memoKey(r, tool)
+	var d *policy.Decision
+	remembered := false
+	if memoizable {
+		d, remembered = rev.Remembered(key)
+	}
 	if remembered {
 		s.metrics.memo[policy.MemoHit].Inc()
 	} else {
-		var tool map[string]any
-		if r.msg.Method == "tools/call" {
-			if t, ok := rev.Catalog.Lookup(r.server, r.msg.Name); ok {
-				tool = t.Input()
-			}
-		}
+		// A remembered decision skips building the input, and so this fail-closed branch: its
+		// failures come from opa-envoy-plugin parsing the path, which the route stage has
+		// already accepted as canonical.
 		input, err := s.buildInput(req, r, tool)
 		if err != nil {
 			s.log.Error().Err(err).Str("gatehouse.decision_id", r.decisionID).Msg("cannot build policy input; denying")
 			return decided(policyDenial(r, []string{"the request could not be prepared for policy evaluation (fail closed)"}, true, jsonrpc))
 		}
-		var outcome policy.MemoOutcome
-		d, outcome, err = rev.EvalAndRemember(ectx, key, memoRefs, input, r.decisionID)
+		outcome := policy.MemoEvaluated
+		if memoizable {
+			d, outcome, err = rev.EvalAndRemember(ectx, key, memoRefs, input, r.decisionID)
+		} else {
+			d, err = rev.Eval(ectx, input, r.decisionID)
+		}
 		s.metrics.memo[outcome].Inc()
 		if err != nil && ectx.Err() != nil {
 			s.evalOverloaded()

@@ -80,6 +80,11 @@ func (r *Revision) EvalAndRemember(ctx context.Context, key string, keyRefs []as
 	t := &readTracer{keyRefs: keyRefs}
 	d, err := r.Eval(ctx, input, decisionID, rego.EvalQueryTracer(t), rego.EvalRuleIndexing(false), rego.EvalEarlyExit(false))
 	if err != nil {
+		// A proof that failed or ran out of time is not tried again for this key (it would
+		// cost every later Check the same): the key is evaluated every time from now on.
+		if _, loaded := r.memo.entries.LoadOrStore(key, &memoEntry{}); !loaded {
+			r.memo.size.Add(1)
+		}
 		return nil, MemoEvaluated, err
 	}
 	entry := &memoEntry{}

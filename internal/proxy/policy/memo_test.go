@@ -77,6 +77,8 @@ allow if { input.mcp.name == "show"; not blocked }`, false},
 		{"a computed key", `allow if { k := "server"; input.mcp[k] == "radkit"; input.subject.sub != "mallory" }`, false},
 		{"the input time", `allow if { input.now < "2027"; input.subject.sub != "mallory" }`, false},
 		{"the clock", `allow if { time.now_ns() > 0; input.subject.sub != "mallory" }`, false},
+		// Certificate verification reads the clock (validity) unless given a time.
+		{"the certificate clock", `allow if { [ok, _] := crypto.x509.parse_and_verify_certificates("no"); not ok; input.mcp.name == "show" }`, false},
 		{"the whole input", `allow if { x := input; x.subject.sub != "mallory" }`, false},
 		{"a with", `p if input.subject.sub != "mallory"
 allow if p with input.mcp.name as "x"`, false},
@@ -106,7 +108,7 @@ allow if p with input.mcp.name as "x"`, false},
 			if o != MemoUncached {
 				t.Fatalf("second: %s, want uncacheable (evaluated)", o)
 			}
-			if tc.name != "the input time" && tc.name != "the clock" && second.Allow {
+			if tc.name != "the input time" && tc.name != "the clock" && tc.name != "the certificate clock" && second.Allow {
 				t.Fatalf("mallory was allowed from alice's decision")
 			}
 		})
@@ -126,5 +128,19 @@ func TestMemoIsPerKeyAndPerRevision(t *testing.T) {
 	}
 	if _, ok := revisionOf(t, src).Remembered("show"); ok {
 		t.Fatal("a new revision remembered the old one's decision")
+	}
+}
+
+// A proof that fails is not tried again for its key: later Checks are evaluated plainly (and
+// fail the same way here), not traced again at a cost every time.
+func TestMemoFailedProofIsNotRetried(t *testing.T) {
+	rev := revisionOf(t, `x := 1 if input.mcp.name == "show"
+x := 2 if input.mcp.name == "show"
+allow if x == 1`)
+	for i, want := range []MemoOutcome{MemoEvaluated, MemoUncached} {
+		_, o, err := rev.EvalAndRemember(context.Background(), "k", testKeyRefs, memoInput("a", "show", nil), "id")
+		if err == nil || o != want {
+			t.Fatalf("evaluation %d: %s, %v; want %s and the conflict error", i+1, o, err, want)
+		}
 	}
 }

@@ -254,8 +254,10 @@ func build(ctx context.Context, files fstest.MapFS, id string, logger logging.Lo
 }
 
 // clockBuiltins read the clock or the runtime but are not flagged nondeterministic by OPA
-// (their value is fixed within one evaluation, not across evaluations).
-var clockBuiltins = map[string]bool{"time.now_ns": true, "opa.runtime": true}
+// (their value is fixed within one evaluation, not across evaluations). The certificate
+// verifiers check validity against the current time unless told another.
+var clockBuiltins = map[string]bool{"time.now_ns": true, "opa.runtime": true,
+	"crypto.x509.parse_and_verify_certificates": true, "crypto.x509.parse_and_verify_certificates_with_options": true}
 
 // timeless reports whether the modules decide without the time: no reference to input.now,
 // no reference to the input as a whole or by a computed key (which could reach input.now),
