@@ -21,6 +21,7 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/adapters/kit"
 	"github.com/gatehouse-mcp/gatehouse/internal/ecslog"
 	"github.com/gatehouse-mcp/gatehouse/internal/memlimit"
+	"github.com/gatehouse-mcp/gatehouse/internal/tracing"
 	"github.com/gatehouse-mcp/gatehouse/workflows/deploy"
 	"github.com/gatehouse-mcp/gatehouse/workflows/temporalx"
 )
@@ -79,6 +80,11 @@ func Main(version string, args []string, stdout, stderr io.Writer) int {
 	}
 	// The container's memory limit, as GOMEMLIMIT: the GC works harder before the OOM killer acts.
 	log.Info().Str("event.action", "memory-limit").Msg("Go memory limit: " + memlimit.Apply("/sys/fs/cgroup"))
+	endTracing, err := tracing.Setup(context.Background(), "gatehouse-adapter-deployments", version, log)
+	if err != nil {
+		return fail(err)
+	}
+	defer tracing.Stop(endTracing, log)
 	tlsCfg, err := temporalx.TLSFiles(*tlsCA, *tlsCert, *tlsKey, *tlsName)
 	if err != nil {
 		return fail(err)

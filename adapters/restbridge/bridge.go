@@ -30,6 +30,7 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/internal/catalog"
 	"github.com/gatehouse-mcp/gatehouse/internal/contract"
 	"github.com/gatehouse-mcp/gatehouse/internal/proxy/mcpmsg"
+	"github.com/gatehouse-mcp/gatehouse/internal/tracing"
 )
 
 // Defaults.
@@ -113,13 +114,13 @@ func New(opts Options) (*Bridge, error) {
 		opts.Now = time.Now
 	}
 	if opts.HTTPClient == nil {
-		opts.HTTPClient = &http.Client{Transport: &http.Transport{
+		opts.HTTPClient = &http.Client{Transport: tracing.Transport(&http.Transport{
 			Proxy:               nil, // adapters are reached directly, over the mesh
 			MaxIdleConns:        1024,
 			MaxIdleConnsPerHost: 256,
 			IdleConnTimeout:     90 * time.Second,
 			ForceAttemptHTTP2:   false,
-		}}
+		}, "adapter")}
 	}
 	raw := opts.Document
 	if raw == nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/adapters/kit"
 	"github.com/gatehouse-mcp/gatehouse/internal/ecslog"
 	"github.com/gatehouse-mcp/gatehouse/internal/memlimit"
+	"github.com/gatehouse-mcp/gatehouse/internal/tracing"
 )
 
 // Main runs `gatehouse-adapter-rest-bridge` with args (without the program name) and returns
@@ -99,6 +100,11 @@ func serve(ctx context.Context, version string, args []string, stdout, stderr io
 	}
 	// The container's memory limit, as GOMEMLIMIT: the GC works harder before the OOM killer acts.
 	log.Info().Str("event.action", "memory-limit").Msg("Go memory limit: " + memlimit.Apply("/sys/fs/cgroup"))
+	endTracing, err := tracing.Setup(ctx, "gatehouse-adapter-rest-bridge", version, log)
+	if err != nil {
+		return fmt.Errorf("tracing: %w", err)
+	}
+	defer tracing.Stop(endTracing, log)
 	if *idemRedis != "" {
 		redis.SetLogger(redisLog{log}) // process-wide in go-redis: set once, before any client
 	}
@@ -110,7 +116,7 @@ func serve(ctx context.Context, version string, args []string, stdout, stderr io
 	if clientTLS != nil {
 		// Adapters require a client certificate: the bridge presents its own (allow its SAN in
 		// each adapter's GATEHOUSE_TLS_CLIENT_SANS) and checks theirs against the same CA.
-		opts.HTTPClient = &http.Client{Transport: &http.Transport{TLSClientConfig: clientTLS, MaxIdleConnsPerHost: 256, IdleConnTimeout: 90 * time.Second}}
+		opts.HTTPClient = &http.Client{Transport: tracing.Transport(&http.Transport{TLSClientConfig: clientTLS, MaxIdleConnsPerHost: 256, IdleConnTimeout: 90 * time.Second}, "adapter")}
 	}
 	b, err := New(opts)
 	if err != nil {
@@ -126,7 +132,7 @@ func serve(ctx context.Context, version string, args []string, stdout, stderr io
 	if err := kit.ServeHealth(ctx, *health, b, log); err != nil {
 		return err
 	}
-	hs := &http.Server{Handler: b, ReadHeaderTimeout: 10 * time.Second, TLSConfig: serverTLS, ErrorLog: ecslog.HTTPErrorLog(log, 10)}
+	hs := &http.Server{Handler: tracing.Handler("rest-bridge", b), ReadHeaderTimeout: 10 * time.Second, TLSConfig: serverTLS, ErrorLog: ecslog.HTTPErrorLog(log, 10)}
 	errc := make(chan error, 1)
 	scheme := "http"
 	if serverTLS != nil {

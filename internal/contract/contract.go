@@ -101,6 +101,10 @@ const (
 	HeaderSubject    = "x-gatehouse-subject"
 	HeaderEmail      = "x-gatehouse-email" // when the verified token carries one
 	HeaderDecisionID = "x-gatehouse-decision-id"
+	// HeaderClientTraceparent is the client's W3C traceparent, moved here by the edge before
+	// anything else reads the request: the edge starts its own trace (the client's is its
+	// recorded parent) and the decision log names the client's trace as the parent.
+	HeaderClientTraceparent = "x-gatehouse-client-traceparent"
 )
 
 // MCP and Envoy headers the edge sets itself.

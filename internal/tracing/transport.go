@@ -71,3 +71,41 @@ func (b *spanBody) Close() error {
 	b.once.Do(func() { b.span.End() })
 	return err
 }
+
+// Handler makes each request next serves a server span named name, the child of the
+// caller's traceparent (the edge's), when tracing is on. Attributes: method and status only.
+func Handler(name string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !Enabled() {
+			next.ServeHTTP(w, r)
+			return
+		}
+		ctx, span := Tracer("server").Start(FromHTTP(r.Context(), r.Header), name,
+			trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(attribute.String("http.request.method", r.Method)))
+		defer span.End()
+		rec := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r.WithContext(ctx))
+		span.SetAttributes(attribute.Int("http.response.status_code", rec.status))
+		if rec.status >= 500 {
+			span.SetStatus(codes.Error, strconv.Itoa(rec.status))
+		}
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }

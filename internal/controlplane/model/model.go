@@ -40,8 +40,6 @@ type Tracing struct {
 	URI             string // the collector's traces URL
 	SamplingPercent float64
 	ServiceName     string
-	// TagHeaders are request headers recorded as span tags (tag name to header name).
-	TagHeaders map[string]string
 }
 
 // CollectorCluster is the OpenTelemetry collector's cluster.
@@ -392,9 +390,7 @@ func (e *Edge) addTLS(cfg *config.Config) error {
 	return nil
 }
 
-// addTracing adds Envoy's tracer and the collector's cluster. The decision id is tagged from
-// the request header the authz service sets on an allowed request; a denied call's id is on
-// the authz service's span in the same trace.
+// addTracing adds Envoy's tracer and the collector's cluster.
 func (e *Edge) addTracing(cfg *config.Config) error {
 	t := cfg.Edge.Tracing
 	if !t.Enabled() {
@@ -422,7 +418,6 @@ func (e *Edge) addTracing(cfg *config.Config) error {
 	})
 	e.Tracing = &Tracing{
 		Cluster: CollectorCluster, URI: u.String(), SamplingPercent: *t.SamplingPercent, ServiceName: t.ServiceName,
-		TagHeaders: map[string]string{"gatehouse.decision_id": contract.HeaderDecisionID},
 	}
 	return nil
 }

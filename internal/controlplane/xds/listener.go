@@ -62,6 +62,11 @@ func Listener(e *model.Edge) (*listenerv3.Listener, error) {
 		RequestTimeout: dur(time.Minute),
 		ServerName:     "gatehouse",
 	}
+	early, err := clientTraceHeaders()
+	if err != nil {
+		return nil, err
+	}
+	hcm.EarlyHeaderMutationExtensions = []*corev3.TypedExtensionConfig{early}
 	if e.Tracing != nil {
 		t, err := tracingConfig(e.Tracing)
 		if err != nil {

@@ -29,6 +29,10 @@ func Routes(e *model.Edge) (*routev3.RouteConfiguration, error) {
 		if err != nil {
 			return nil, err
 		}
+		if e.Tracing != nil {
+			// Spans are named after the route: the URL tag is cut (tracingConfig).
+			rt.Decorator = &routev3.Decorator{Operation: "ingress " + r.Name}
+		}
 		vh.Routes = append(vh.Routes, rt)
 	}
 	// No request_headers_to_remove here: the router applies it after ext_authz, so it would

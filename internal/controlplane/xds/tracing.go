@@ -1,15 +1,17 @@
 package xds
 
 import (
-	"sort"
 	"time"
 
+	mutationv3 "github.com/envoyproxy/go-control-plane/envoy/config/common/mutation_rules/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	tracev3 "github.com/envoyproxy/go-control-plane/envoy/config/trace/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
-	tracingv3 "github.com/envoyproxy/go-control-plane/envoy/type/tracing/v3"
+	earlyv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/http/early_header_mutation/header_mutation/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"github.com/gatehouse-mcp/gatehouse/internal/contract"
 	"github.com/gatehouse-mcp/gatehouse/internal/controlplane/model"
 )
 
@@ -31,21 +33,44 @@ func tracingConfig(t *model.Tracing) (*hcmv3.HttpConnectionManager_Tracing, erro
 	if err != nil {
 		return nil, err
 	}
-	tags := make([]*tracingv3.CustomTag, 0, len(t.TagHeaders))
-	for tag, header := range t.TagHeaders {
-		tags = append(tags, &tracingv3.CustomTag{Tag: tag, Type: &tracingv3.CustomTag_RequestHeader{
-			RequestHeader: &tracingv3.CustomTag_Header{Name: header},
-		}})
-	}
-	sort.Slice(tags, func(i, j int) bool { return tags[i].Tag < tags[j].Tag })
 	return &hcmv3.HttpConnectionManager_Tracing{
 		Provider: &tracev3.Tracing_Http{
 			Name:       OpenTelemetryTracer,
 			ConfigType: &tracev3.Tracing_Http_TypedConfig{TypedConfig: otel},
 		},
+		// The edge decides what is traced: a client's traceparent and x-client-trace-id are
+		// gone before the tracer sees the request (clientTraceHeaders), and client sampling
+		// is off in any case.
 		RandomSampling: &typev3.Percent{Value: t.SamplingPercent},
-		// Envoy also tags http.url (path and query): no Gatehouse route takes arguments in
-		// either (MCP and the REST bridge carry them in the body).
-		CustomTags: tags,
+		ClientSampling: &typev3.Percent{Value: 0},
+		// Envoy's http.url tag holds the query, where a client may put a token (refused, but
+		// traced): it is cut to nothing, and spans are named after their route instead.
+		// No decision id tag: on a denied request the header would still be the client's;
+		// the authz span of the same trace carries it.
+		MaxPathTagLength: wrapperspb.UInt32(1),
 	}, nil
+}
+
+// EarlyHeaderMutation is Envoy's early header mutation extension.
+const EarlyHeaderMutation = "envoy.http.early_header_mutation.header_mutation"
+
+// clientTraceHeaders runs before anything else sees the request, tracing included: a client's
+// trace context is kept for the logs as x-gatehouse-client-traceparent (the client's trace is
+// the parent of the call, recorded, never continued) and removed, so that the client chooses
+// neither the trace id nor whether a call is traced, and adapters and their upstreams get the
+// edge's context (or none), never the client's.
+func clientTraceHeaders() (*corev3.TypedExtensionConfig, error) {
+	m, err := pack(&earlyv3.HeaderMutation{Mutations: []*mutationv3.HeaderMutation{
+		{Action: &mutationv3.HeaderMutation_Append{Append: &corev3.HeaderValueOption{
+			Header:       &corev3.HeaderValue{Key: contract.HeaderClientTraceparent, Value: "%REQ(traceparent)%"},
+			AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
+		}}},
+		{Action: &mutationv3.HeaderMutation_Remove{Remove: "traceparent"}},
+		{Action: &mutationv3.HeaderMutation_Remove{Remove: "tracestate"}},
+		{Action: &mutationv3.HeaderMutation_Remove{Remove: "x-client-trace-id"}},
+	}})
+	if err != nil {
+		return nil, err
+	}
+	return &corev3.TypedExtensionConfig{Name: EarlyHeaderMutation, TypedConfig: m}, nil
 }

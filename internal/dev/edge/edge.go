@@ -123,9 +123,19 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &statusRecorder{ResponseWriter: w, status: 200}
 	route := "none"
+	// As the generated Envoy config's early header mutation, before anything reads the
+	// request: the client's trace context is kept for the logs and removed.
+	client := r.Header.Get("Traceparent")
+	r.Header.Del(contract.HeaderClientTraceparent)
+	if client != "" {
+		r.Header.Set(contract.HeaderClientTraceparent, client)
+	}
+	for _, h := range []string{"Traceparent", "Tracestate", "X-Client-Trace-Id"} {
+		r.Header.Del(h)
+	}
 	if tracing.Enabled() {
-		// As Envoy's tracer: one server span per request, the child of a client's traceparent.
-		span := e.startSpan(r)
+		// As Envoy's tracer: one server span per request, a trace of the edge's own.
+		span := e.startSpan(r, client)
 		defer func() { endSpan(span, r, rec, route) }()
 		r = r.WithContext(trace.ContextWithSpan(r.Context(), span))
 	}
@@ -250,7 +260,12 @@ func metadataFrom(ctx context.Context) *structpb.Struct {
 	return holder.meta
 }
 
-type metadataHolder struct{ meta *structpb.Struct }
+// metadataHolder is what the authz service said about a request: the dynamic metadata of
+// an allow, and the decision id of the answer (allow or deny), never a client's header.
+type metadataHolder struct {
+	meta       *structpb.Struct
+	decisionID string
+}
 
 // processResponse runs an upstream response through the ext_proc processor (fail closed: an
 // error becomes the reverse proxy's 502).
@@ -416,6 +431,10 @@ func (e *Edge) check(w http.ResponseWriter, r *http.Request, req *authv3.CheckRe
 	if d := resp.GetDeniedResponse(); d != nil || resp.GetStatus().GetCode() != 0 {
 		for _, h := range d.GetHeaders() {
 			w.Header().Set(h.GetHeader().GetKey(), h.GetHeader().GetValue())
+			if holder, _ := r.Context().Value(metadataKey{}).(*metadataHolder); holder != nil &&
+				strings.EqualFold(h.GetHeader().GetKey(), contract.HeaderDecisionID) {
+				holder.decisionID = h.GetHeader().GetValue()
+			}
 		}
 		status := int(d.GetStatus().GetCode())
 		if status == 0 {
@@ -425,10 +444,18 @@ func (e *Edge) check(w http.ResponseWriter, r *http.Request, req *authv3.CheckRe
 		_, _ = io.WriteString(w, d.GetBody())
 		return false
 	}
-	if holder, _ := r.Context().Value(metadataKey{}).(*metadataHolder); holder != nil && resp.GetDynamicMetadata() != nil {
+	holder, _ := r.Context().Value(metadataKey{}).(*metadataHolder)
+	if holder != nil && resp.GetDynamicMetadata() != nil {
 		holder.meta = resp.GetDynamicMetadata()
 	}
 	ok := resp.GetOkResponse()
+	if holder != nil {
+		for _, h := range ok.GetHeaders() {
+			if strings.EqualFold(h.GetHeader().GetKey(), contract.HeaderDecisionID) {
+				holder.decisionID = h.GetHeader().GetValue()
+			}
+		}
+	}
 	for _, h := range ok.GetHeaders() {
 		k, v := h.GetHeader().GetKey(), h.GetHeader().GetValue()
 		switch h.GetAppendAction() {

@@ -185,4 +185,12 @@ func TestHeaderHygiene(t *testing.T) {
 	if h == nil || h.Get("X-Gatehouse-Subject") != "alice" || h.Get("X-Smuggled") != "" {
 		t.Fatalf("adapter saw %v", h)
 	}
+	// A client's trace context stops at the edge (tracing off here: nothing replaces it).
+	if code := post(map[string]string{"Traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+		"Tracestate": "vendor=secret", "X-Client-Trace-Id": "force"}); code != 200 {
+		t.Fatalf("status %d", code)
+	}
+	if h := seen.Load(); h.Get("Traceparent") != "" || h.Get("Tracestate") != "" || h.Get("X-Client-Trace-Id") != "" {
+		t.Fatalf("the client's trace context reached the adapter: %v", h)
+	}
 }

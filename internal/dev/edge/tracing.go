@@ -8,22 +8,27 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/gatehouse-mcp/gatehouse/internal/contract"
 	"github.com/gatehouse-mcp/gatehouse/internal/tracing"
 )
 
-// startSpan starts the request's server span, as Envoy's OpenTelemetry tracer does: a valid
-// client traceparent is its parent (the client's trace continues); the edge's request id,
-// which the client cannot choose, joins the trace to the logs.
-func (e *Edge) startSpan(r *http.Request) trace.Span {
-	ctx := tracing.FromHTTP(r.Context(), r.Header)
-	_, span := tracing.Tracer("edge").Start(ctx, "ingress", trace.WithSpanKind(trace.SpanKindServer),
-		trace.WithAttributes(attribute.String("http.request.method", r.Method)))
+// startSpan starts the request's server span. The trace is the edge's own: a client's
+// traceparent (client) is linked, as the call's recorded parent, but neither chooses the trace
+// id nor decides whether the call is traced. (Envoy, which cannot link, only keeps it for the
+// logs.) The edge's request id, which the client cannot choose, joins the trace to the logs.
+func (e *Edge) startSpan(r *http.Request, client string) trace.Span {
+	opts := []trace.SpanStartOption{trace.WithNewRoot(), trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithAttributes(attribute.String("http.request.method", r.Method))}
+	if client != "" {
+		if sc := trace.SpanContextFromContext(tracing.FromHTTP(r.Context(), http.Header{"Traceparent": {client}})); sc.IsValid() {
+			opts = append(opts, trace.WithLinks(trace.Link{SpanContext: sc}))
+		}
+	}
+	_, span := tracing.Tracer("edge").Start(r.Context(), "ingress", opts...)
 	return span
 }
 
-// endSpan names the span after the route and records the decision, as the control plane's
-// custom tags make Envoy do: the path, never the query (which can hold argument values).
+// endSpan names the span after the route and records the decision the authz service gave
+// (never a client-sent decision id header): the path, never the query.
 func endSpan(span trace.Span, r *http.Request, rec *statusRecorder, route string) {
 	span.SetName("ingress " + route)
 	attrs := []attribute.KeyValue{
@@ -31,20 +36,12 @@ func endSpan(span trace.Span, r *http.Request, rec *statusRecorder, route string
 		attribute.Int("http.response.status_code", rec.status),
 		tracing.Route.String(route),
 	}
-	for _, h := range []struct {
-		key  attribute.Key
-		name string
-	}{
-		{tracing.RequestID, "X-Request-Id"},
-		{tracing.DecisionID, contract.HeaderDecisionID},
-	} {
-		// Set by the authz service on the request (allowed) or on the answer (denied).
-		v := r.Header.Get(h.name)
-		if v == "" {
-			v = rec.Header().Get(h.name)
+	if holder, _ := r.Context().Value(metadataKey{}).(*metadataHolder); holder != nil { // an authorized route
+		if id := r.Header.Get("X-Request-Id"); id != "" { // the edge's own: authorize sets it
+			attrs = append(attrs, tracing.RequestID.String(id))
 		}
-		if v != "" {
-			attrs = append(attrs, h.key.String(v))
+		if holder.decisionID != "" {
+			attrs = append(attrs, tracing.DecisionID.String(holder.decisionID))
 		}
 	}
 	span.SetAttributes(attrs...)

@@ -41,10 +41,13 @@ func TestOneTracePerCall(t *testing.T) {
 		t.Fatalf("allowed call: %d %s", resp.StatusCode, body)
 	}
 
-	spans := waitForSpans(t, exp, allowedTrace, "GET")
+	// The edge's trace is its own: the client's span is linked, not continued.
+	spans := waitForSpans(t, exp, edgeTrace(t, exp, allowedTrace), "GET")
 	edge := one(t, spans, "ingress mcp-catalyst-center", trace.SpanKindServer)
-	if edge.Parent.SpanID().String() != clientSpan || !edge.Parent.IsRemote() {
-		t.Errorf("edge span's parent is %s, want the client's span %s", edge.Parent.SpanID(), clientSpan)
+	if edge.Parent.IsValid() || len(edge.Links) != 1 || edge.Links[0].SpanContext.SpanID().String() != clientSpan ||
+		edge.SpanContext.TraceID().String() == allowedTrace {
+		t.Errorf("edge span: parent %v, links %v, trace %s; want a root linked to the client's span %s",
+			edge.Parent, edge.Links, edge.SpanContext.TraceID(), clientSpan)
 	}
 	checks := named(spans, "ext_authz Check")
 	authz := named(spans, "authz Check")
@@ -88,8 +91,9 @@ func TestOneTracePerCall(t *testing.T) {
 
 	// Denied: the trace has the edge and authz and nothing past them.
 	deniedTrace := "0af7651916cd43dd8448eb211c80319c"
+	// The client also sends a decision id header of its own: the span must not take it.
 	resp, body = post(t, s.ServerURL("catalyst-center"), map[string]string{"Authorization": "Bearer " + sam,
-		"Traceparent": "00-" + deniedTrace + "-b7ad6b7169203331-01"}, deployCall)
+		"Traceparent": "00-" + deniedTrace + "-b7ad6b7169203331-01", "X-Gatehouse-Decision-Id": "forged-by-the-client"}, deployCall)
 	var denial struct {
 		Error struct {
 			Data struct {
@@ -100,7 +104,7 @@ func TestOneTracePerCall(t *testing.T) {
 	if err := json.Unmarshal(body, &denial); err != nil || denial.Error.Data.DecisionID == "" {
 		t.Fatalf("denied call: %d %s", resp.StatusCode, body)
 	}
-	spans = waitForSpans(t, exp, deniedTrace, "ingress mcp-catalyst-center")
+	spans = waitForSpans(t, exp, edgeTrace(t, exp, deniedTrace), "ingress mcp-catalyst-center")
 	edge = one(t, spans, "ingress mcp-catalyst-center", trace.SpanKindServer)
 	if got := attrs(*edge); got["gatehouse.decision_id"] != denial.Error.Data.DecisionID || got["http.response.status_code"] != strconv.Itoa(resp.StatusCode) {
 		t.Errorf("denied edge span %v, want decision %s and status %d", got, denial.Error.Data.DecisionID, resp.StatusCode)
@@ -121,7 +125,26 @@ func TestOneTracePerCall(t *testing.T) {
 			t.Errorf("a denied call reached %s (span %q)", sp.InstrumentationScope.Name, sp.Name)
 		}
 	}
-	noArguments(t, spans, "template_id", sam)
+	noArguments(t, spans, "forged-by-the-client", sam)
+}
+
+// edgeTrace is the trace of the edge span linked to the client's trace clientTrace.
+func edgeTrace(t *testing.T, exp *tracetest.InMemoryExporter, clientTrace string) string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		for _, sp := range exp.GetSpans() {
+			for _, l := range sp.Links {
+				if l.SpanContext.TraceID().String() == clientTrace {
+					return sp.SpanContext.TraceID().String()
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no span links the client's trace %s", clientTrace)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // waitForSpans returns the spans of traceID once one named last has ended (servers end their

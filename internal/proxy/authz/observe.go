@@ -149,7 +149,14 @@ func (s *Server) record(r *request, v *Verdict) {
 	if t := r.headers["x-request-id"]; t != "" {
 		ev = ev.Str("trace.id", t)
 	}
-	if p, ok := contract.TraceID(r.headers["traceparent"]); ok {
+	// The edge moved the client's traceparent to x-gatehouse-client-traceparent before
+	// anything read it (its own trace starts fresh); a request that did not pass an edge
+	// that does so still has it in traceparent.
+	tp := r.headers[contract.HeaderClientTraceparent]
+	if tp == "" {
+		tp = r.headers["traceparent"]
+	}
+	if p, ok := contract.TraceID(tp); ok {
 		ev = ev.Str("gatehouse.parent_trace_id", p)
 	}
 	if id := r.identity; id != nil {
