@@ -57,14 +57,15 @@ func (s *Server) decide(ctx context.Context, req *authv3.CheckRequest, r *reques
 // Task ids over MCP (tasks/get, tasks/result, tasks/cancel) are bound the same way: the edge
 // hands out only wrapped ids, so an id that is not one issued to this caller for this server
 // is answered as an unknown task, in the same words. The adapter receives the wrapped id (the
-// body cannot be rewritten here) and reads the upstream's id out of it (contract.EdgeTaskID);
+// body cannot be rewritten here) and reads the upstream's id out of it (kit.EdgeTaskID);
 // the policy sees the upstream's id. REST bridge task paths carry the adapter's own ids,
-// whose owner the adapter checks.
+// whose owner the adapter checks; a bound id there is checked as over MCP, so that the policy
+// and the adapter never see different ids.
 func (s *Server) bindStage(r *request) *Verdict {
-	if r.msg.TaskID != "" && r.via == viaMCP {
+	if r.msg.TaskID != "" && (r.via == viaMCP || binding.Wrapped(r.msg.TaskID)) {
 		inner, err := s.keys.Unwrap(binding.Task, r.caller(), r.msg.TaskID)
 		if err != nil {
-			return taskNotBound()
+			return taskNotBound(r.via == viaREST)
 		}
 		r.msg.TaskID = inner
 	}

@@ -5,6 +5,9 @@ import (
 	"strings"
 	"testing"
 
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+
+	"github.com/gatehouse-mcp/gatehouse/internal/contract"
 	"github.com/gatehouse-mcp/gatehouse/internal/proxy/binding"
 )
 
@@ -70,6 +73,21 @@ func TestTaskIDsBoundToCaller(t *testing.T) {
 		if !strings.Contains(body, `"code":-32602`) || !strings.Contains(body, "Task not found") || !strings.Contains(body, `"id":"g"`) {
 			t.Errorf("%s: %s", name, body)
 		}
+	}
+
+	// A bound id in a REST task path is checked the same way, so the policy and the adapter
+	// never see different ids; the adapter's own ids stay valid there.
+	rest := func(tok, taskID string) *authv3.CheckResponse {
+		return h.check(envoyCheck("GET", contract.RESTTaskPath(cc, taskID), "", map[string]string{"authorization": "Bearer " + tok}, ""))
+	}
+	if resp := rest(nina, id); resp.GetOkResponse() == nil {
+		t.Fatalf("the owner's bound id in a REST path was refused: %s", resp.GetDeniedResponse().GetBody())
+	}
+	if resp := rest(admin, id); resp.GetDeniedResponse().GetStatus().GetCode() != 404 {
+		t.Fatalf("another caller's bound id in a REST path: %v", resp)
+	}
+	if resp := rest(nina, "deploy-0123456789abcdef-0123456789ab"); resp.GetOkResponse() == nil {
+		t.Fatalf("an adapter's own id in a REST path was refused: %s", resp.GetDeniedResponse().GetBody())
 	}
 
 	// tasks/list and a status notification on a stream carry ids too.

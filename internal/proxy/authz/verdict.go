@@ -140,9 +140,13 @@ func sessionNotBound() *Verdict {
 // taskNotBound answers a task id the edge did not issue to this caller for this server as
 // MCP answers an unknown task: Invalid params, in the words of the unknown id, so that the
 // answer does not tell another caller's task from no task.
-func taskNotBound() *Verdict {
+func taskNotBound(rest bool) *Verdict {
 	msg := "Failed to retrieve task: Task not found"
-	return &Verdict{Stage: StageBinding, Outcome: OutcomeDeny, Status: http.StatusOK, Code: mcpmsg.CodeInvalidParams,
+	status := http.StatusOK // a JSON-RPC error over MCP
+	if rest {
+		status = http.StatusNotFound // the REST bridge's answer to a task path that names nothing
+	}
+	return &Verdict{Stage: StageBinding, Outcome: OutcomeDeny, Status: status, Code: mcpmsg.CodeInvalidParams,
 		Message: msg, Reasons: []string{"the task id was not issued to this caller for this server"}, GRPC: codes.NotFound}
 }
 
