@@ -34,11 +34,15 @@ func TestVaultPKIOverlay(t *testing.T) {
 		spec := d.Spec.Template.Spec
 		var agent, service *corev1.Container
 		for i := range spec.Containers {
-			switch c := &spec.Containers[i]; c.Name {
-			case "cert-agent":
-				agent = c
-			case name:
+			if c := &spec.Containers[i]; c.Name == name {
 				service = c
+			}
+		}
+		for i := range spec.InitContainers {
+			// A native sidecar: started before the service, running alongside it.
+			if c := &spec.InitContainers[i]; c.Name == "cert-agent" && c.RestartPolicy != nil &&
+				*c.RestartPolicy == corev1.ContainerRestartPolicyAlways && c.StartupProbe != nil {
+				agent = c
 			}
 		}
 		if agent == nil || service == nil {
@@ -77,6 +81,10 @@ func TestVaultPKIOverlay(t *testing.T) {
 		}
 		if !strings.HasPrefix(agent.Image, "ghcr.io/gatehouse-mcp/gatehouse-cert-agent:") || agent.ReadinessProbe == nil {
 			t.Errorf("%s: agent image %s, readiness %v", name, agent.Image, agent.ReadinessProbe)
+		}
+		if !strings.HasPrefix(env["VAULT_ADDR"], "https://") || mountOf(agent, "/etc/gatehouse/vault-ca") == nil ||
+			!strings.HasPrefix(env["VAULT_CACERT"], "/etc/gatehouse/vault-ca/") {
+			t.Errorf("%s: the agent reaches Vault at %s without a pinned CA (%s)", name, env["VAULT_ADDR"], env["VAULT_CACERT"])
 		}
 		pols := netpolSet(m.netpols)
 		vault := endpoint{name: "vault", ns: "vault", labels: map[string]string{"app.kubernetes.io/name": "vault"},

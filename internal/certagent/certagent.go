@@ -49,6 +49,9 @@ func list(s string) []string {
 // ready (and a failure to issue it is an error, so the pod restarts); after that a failed
 // renewal is retried while the current certificate is still valid.
 func Run(ctx context.Context, args []string, stdout io.Writer) error {
+	// Whatever Run returns with, the token renewal and the health port stop with it.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	fs := flag.NewFlagSet("gatehouse-cert-agent", flag.ContinueOnError)
 	fs.SetOutput(os.Stderr)
 	vaultAddr := fs.String("vault-addr", os.Getenv("VAULT_ADDR"), "Vault's address (VAULT_ADDR)")
