@@ -15,31 +15,16 @@ import (
 // traced makes each request to the MCP endpoint a server span, the child of the edge's span
 // (the traceparent the edge sent), when tracing is on.
 func (s *Server) traced(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !tracing.Enabled() {
-			next.ServeHTTP(w, r)
-			return
-		}
-		attrs := []attribute.KeyValue{
-			attribute.String("http.request.method", r.Method),
-			tracing.Server.String(s.opts.Name),
-		}
+	return tracing.Handler("adapter", "mcp "+s.opts.Name, func(r *http.Request) []attribute.KeyValue {
+		attrs := []attribute.KeyValue{tracing.Server.String(s.opts.Name)}
 		if id := r.Header.Get("X-Request-Id"); id != "" {
 			attrs = append(attrs, tracing.RequestID.String(id))
 		}
 		if id := r.Header.Get(contract.HeaderDecisionID); id != "" {
 			attrs = append(attrs, tracing.DecisionID.String(id))
 		}
-		ctx, span := tracing.Tracer("adapter").Start(tracing.FromHTTP(r.Context(), r.Header), "mcp "+s.opts.Name,
-			trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(attrs...))
-		defer span.End()
-		rec := &spanStatus{ResponseWriter: w, status: http.StatusOK}
-		next.ServeHTTP(rec, r.WithContext(ctx))
-		span.SetAttributes(attribute.Int("http.response.status_code", rec.status))
-		if rec.status >= 500 {
-			span.SetStatus(codes.Error, http.StatusText(rec.status))
-		}
-	})
+		return attrs
+	}, next)
 }
 
 // traceTool starts the span of one tool call; end records its outcome. The error text is
@@ -59,22 +44,3 @@ func (s *Server) traceTool(ctx context.Context, tool string) (context.Context, f
 		span.End()
 	}
 }
-
-// spanStatus remembers the status for the span and keeps SSE flushing working.
-type spanStatus struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *spanStatus) WriteHeader(code int) {
-	s.status = code
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *spanStatus) Flush() {
-	if f, ok := s.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-func (s *spanStatus) Unwrap() http.ResponseWriter { return s.ResponseWriter }

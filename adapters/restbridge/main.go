@@ -132,7 +132,7 @@ func serve(ctx context.Context, version string, args []string, stdout, stderr io
 	if err := kit.ServeHealth(ctx, *health, b, log); err != nil {
 		return err
 	}
-	hs := &http.Server{Handler: tracing.Handler("rest-bridge", b), ReadHeaderTimeout: 10 * time.Second, TLSConfig: serverTLS, ErrorLog: ecslog.HTTPErrorLog(log, 10)}
+	hs := &http.Server{Handler: tracing.Handler("server", "rest-bridge", nil, b), ReadHeaderTimeout: 10 * time.Second, TLSConfig: serverTLS, ErrorLog: ecslog.HTTPErrorLog(log, 10)}
 	errc := make(chan error, 1)
 	scheme := "http"
 	if serverTLS != nil {

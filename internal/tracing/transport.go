@@ -73,15 +73,20 @@ func (b *spanBody) Close() error {
 }
 
 // Handler makes each request next serves a server span named name, the child of the
-// caller's traceparent (the edge's), when tracing is on. Attributes: method and status only.
-func Handler(name string, next http.Handler) http.Handler {
+// caller's traceparent (the edge's), when tracing is on: the method, the status and what attrs
+// (if set) reads from the request.
+func Handler(component, name string, attrs func(*http.Request) []attribute.KeyValue, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !Enabled() {
 			next.ServeHTTP(w, r)
 			return
 		}
-		ctx, span := Tracer("server").Start(FromHTTP(r.Context(), r.Header), name,
-			trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(attribute.String("http.request.method", r.Method)))
+		kv := []attribute.KeyValue{attribute.String("http.request.method", r.Method)}
+		if attrs != nil {
+			kv = append(kv, attrs(r)...)
+		}
+		ctx, span := Tracer(component).Start(FromHTTP(r.Context(), r.Header), name,
+			trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(kv...))
 		defer span.End()
 		rec := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r.WithContext(ctx))
