@@ -70,3 +70,17 @@ func TestApply(t *testing.T) {
 		t.Fatalf("with GOMEMLIMIT set: %q", got)
 	}
 }
+
+// The authz service's GC target is set unless the environment chose one.
+func TestGCPercent(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	t.Setenv("GOGC", "")
+	if got := memlimit.GCPercent(50); got != "GOGC=50 (set GOGC to change it)" || debug.SetGCPercent(50) != 50 {
+		t.Fatalf("unset: %q", got)
+	}
+	t.Setenv("GOGC", "200")
+	debug.SetGCPercent(200)
+	if got := memlimit.GCPercent(50); got != "GOGC=200 (from the environment)" || debug.SetGCPercent(200) != 200 {
+		t.Fatalf("from the environment: %q", got)
+	}
+}

@@ -107,7 +107,8 @@ func runAuthz(ctx context.Context, path string, stdout io.Writer) error {
 		return err
 	}
 	// The container's memory limit, as GOMEMLIMIT: the GC works harder before the OOM killer acts.
-	log.Info().Str("event.action", "memory-limit").Msg("Go memory limit: " + memlimit.Apply("/sys/fs/cgroup"))
+	log.Info().Str("event.action", "memory-limit").Msg("Go memory limit: " + memlimit.Apply("/sys/fs/cgroup") +
+		"; garbage collector: " + memlimit.GCPercent(50))
 	endTracing, err := tracing.Setup(ctx, "gatehouse-authz", "", log)
 	if err != nil {
 		return fmt.Errorf("tracing: %w", err)
