@@ -81,7 +81,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	memo := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "gatehouse_authz_decision_memo_total",
-		Help: "Policy decisions by how they were reached: hit (remembered, not evaluated), stored (evaluated and proven to depend only on the question), uncacheable (reads arguments, identity or time), full, evaluated (error).",
+		Help: "Policy decisions by how they were reached: hit (remembered, not evaluated), stored (evaluated and proven to depend only on the question), uncacheable (reads arguments, identity or time), full, evaluated (outside the memo: a question it does not keep, or a proof that failed).",
 	}, []string{"result"})
 	m.memo = map[policy.MemoOutcome]prometheus.Counter{}
 	for _, o := range []policy.MemoOutcome{policy.MemoHit, policy.MemoStored, policy.MemoUncached, policy.MemoFull, policy.MemoEvaluated} {

@@ -49,7 +49,7 @@ const (
 	MemoStored    MemoOutcome = "stored"      // evaluated, proven a function of the key, remembered
 	MemoUncached  MemoOutcome = "uncacheable" // this key's decision reads more than the key (or time)
 	MemoFull      MemoOutcome = "full"        // the memo is full; evaluated
-	MemoEvaluated MemoOutcome = "evaluated"   // evaluated without the memo (errors)
+	MemoEvaluated MemoOutcome = "evaluated"   // outside the memo: a question it does not keep, or a failed proof
 )
 
 // Remembered returns the remembered decision for key, if any. The decision is shared: its
