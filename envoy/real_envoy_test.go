@@ -50,27 +50,9 @@ func TestRealEnvoy(t *testing.T) {
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	gl, _ := net.Listen("tcp", "127.0.0.1:0")
-	hl, _ := net.Listen("tcp", "127.0.0.1:0")
-	log, _ := ecslog.New(io.Discard, "control-plane", "info", "json")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go func() { _ = xdsserver.New(cfgPath, log).Run(ctx, gl, hl, time.Second) }()
-
-	boot, _ := os.ReadFile(here("bootstrap.yaml"))
-	_, xdsPort, _ := net.SplitHostPort(gl.Addr().String())
-	bs := strings.NewReplacer("address: control-plane, port_value: 18000", "address: 127.0.0.1, port_value: "+xdsPort,
-		"port_value: 9901", "port_value: "+admin).Replace(string(boot))
-	bootPath := filepath.Join(dir, "bootstrap.yaml")
-	if err := os.WriteFile(bootPath, []byte(bs), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.CommandContext(ctx, bin, "-c", bootPath, "--log-level", "warn", "--base-id", admin)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	startEnvoy(ctx, t, bin, dir, cfgPath, admin, time.Second)
 
 	get := func(url string) (int, string) {
 		resp, err := http.Get(url)
@@ -98,4 +80,36 @@ func TestRealEnvoy(t *testing.T) {
 	if code != 503 && code != 403 {
 		t.Fatalf("an MCP request with the authz service down got %d, want a denial", code)
 	}
+}
+
+// startEnvoy runs the control plane on cfgPath (checking it for changes every watch) and a
+// real Envoy whose bootstrap (envoy/bootstrap.yaml) points at it, with its admin port on
+// admin, until ctx ends; Envoy is stopped when the test ends.
+func startEnvoy(ctx context.Context, t *testing.T, bin, dir, cfgPath, admin string, watch time.Duration) {
+	t.Helper()
+	gl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, _ := ecslog.New(io.Discard, "control-plane", "info", "json")
+	go func() { _ = xdsserver.New(cfgPath, log).Run(ctx, gl, hl, watch) }()
+
+	boot, _ := os.ReadFile(here("bootstrap.yaml"))
+	_, xdsPort, _ := net.SplitHostPort(gl.Addr().String())
+	bs := strings.NewReplacer("address: control-plane, port_value: 18000", "address: 127.0.0.1, port_value: "+xdsPort,
+		"port_value: 9901", "port_value: "+admin).Replace(string(boot))
+	bootPath := filepath.Join(dir, "bootstrap.yaml")
+	if err := os.WriteFile(bootPath, []byte(bs), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(ctx, bin, "-c", bootPath, "--log-level", "warn", "--base-id", admin)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 }

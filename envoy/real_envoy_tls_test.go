@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -19,7 +18,6 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/adapters/kit"
 	"github.com/gatehouse-mcp/gatehouse/internal/controlplane/xdsserver"
 	"github.com/gatehouse-mcp/gatehouse/internal/dev/devca"
-	"github.com/gatehouse-mcp/gatehouse/internal/ecslog"
 	"github.com/gatehouse-mcp/gatehouse/internal/testkit"
 	"github.com/gatehouse-mcp/gatehouse/internal/tlsfiles"
 )
@@ -94,25 +92,7 @@ func TestRealEnvoyTLS(t *testing.T) {
 		_ = kit.NewServer(kit.Options{Name: "catalyst-center"}).Serve(ctx, al, time.Second, src.ServerConfig())
 	}()
 
-	gl, _ := net.Listen("tcp", "127.0.0.1:0")
-	hl, _ := net.Listen("tcp", "127.0.0.1:0")
-	log, _ := ecslog.New(io.Discard, "control-plane", "info", "json")
-	go func() { _ = xdsserver.New(cfgPath, log).Run(ctx, gl, hl, 200*time.Millisecond) }()
-
-	boot, _ := os.ReadFile(here("bootstrap.yaml"))
-	_, xdsPort, _ := net.SplitHostPort(gl.Addr().String())
-	bs := strings.NewReplacer("address: control-plane, port_value: 18000", "address: 127.0.0.1, port_value: "+xdsPort,
-		"port_value: 9901", "port_value: "+admin).Replace(string(boot))
-	bootPath := filepath.Join(dir, "bootstrap.yaml")
-	if err := os.WriteFile(bootPath, []byte(bs), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.CommandContext(ctx, bin, "-c", bootPath, "--log-level", "warn", "--base-id", admin)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	startEnvoy(ctx, t, bin, dir, cfgPath, admin, 200*time.Millisecond)
 
 	roots := x509.NewCertPool()
 	roots.AddCert(ca.Cert)
