@@ -2,7 +2,6 @@ package authz
 
 import (
 	"crypto/sha256"
-	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -79,10 +78,10 @@ var memoRefs = []ast.Ref{
 // and no name unless it names a tool of the pinned catalog (tool).
 func memoKey(r *request, tool map[string]any) (key string, ok bool) {
 	m := r.msg
-	if m.MetricMethod() != m.Method && m.Method != "" {
+	if m.Method != "" && m.MetricMethod() == "other" {
 		return "", false // not a known method
 	}
-	if m.ProtocolVersion != "" && !slices.Contains(mcpmsg.SupportedVersions(), m.ProtocolVersion) {
+	if m.ProtocolVersion != "" && !mcpmsg.Supported(m.ProtocolVersion) {
 		return "", false
 	}
 	if m.Name != "" && (m.Method != "tools/call" || tool == nil) {
