@@ -124,7 +124,7 @@ func run(ctx context.Context, a Adapter, args []string) error {
 		secrets = v
 		if *pkiRole != "" {
 			r := &CertRenewer{Source: v.PKI(VaultPKIConfig{Mount: *pkiMount, Role: *pkiRole, CommonName: *pkiCN,
-				URISANs: splitList(*pkiURIs), TTL: *pkiTTL}), CertFile: tf.CertFile, KeyFile: tf.KeyFile, Log: log}
+				URISANs: CommaList(*pkiURIs), TTL: *pkiTTL}), CertFile: tf.CertFile, KeyFile: tf.KeyFile, Log: log}
 			c, err := r.IssueNow(ctx)
 			if err != nil {
 				return fmt.Errorf("--tls-vault-pki-role: %w", err)

@@ -46,10 +46,10 @@ func (t *TLSFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&t.KeyFile, "tls-key", os.Getenv("GATEHOUSE_TLS_KEY_FILE"), "PEM key of --tls-cert (GATEHOUSE_TLS_KEY_FILE)")
 	fs.StringVar(&t.ClientCAFile, "tls-client-ca", os.Getenv("GATEHOUSE_TLS_CLIENT_CA_FILE"), "CA the edge's client certificate must chain to (GATEHOUSE_TLS_CLIENT_CA_FILE)")
 	fs.Func("tls-client-sans", "comma-separated SANs (spiffe://… or DNS) of which the client certificate must carry one (GATEHOUSE_TLS_CLIENT_SANS)", func(v string) error {
-		t.ClientSANs = splitList(v)
+		t.ClientSANs = CommaList(v)
 		return nil
 	})
-	t.ClientSANs = splitList(os.Getenv("GATEHOUSE_TLS_CLIENT_SANS"))
+	t.ClientSANs = CommaList(os.Getenv("GATEHOUSE_TLS_CLIENT_SANS"))
 	t.ReloadInterval = 10 * time.Second
 	if d, err := time.ParseDuration(os.Getenv("GATEHOUSE_TLS_RELOAD_INTERVAL")); err == nil && d > 0 {
 		t.ReloadInterval = d
@@ -59,7 +59,9 @@ func (t *TLSFlags) register(fs *flag.FlagSet) {
 		"serve without requiring the edge's client certificate: identity headers are then believed from anyone who reaches the port (GATEHOUSE_INSECURE_NO_MTLS=true; local tests only)")
 }
 
-func splitList(v string) []string {
+// CommaList reads a comma-separated flag or environment value (SANs, names): its items,
+// trimmed, empty ones left out.
+func CommaList(v string) []string {
 	var out []string
 	for _, s := range strings.Split(v, ",") {
 		if s = strings.TrimSpace(s); s != "" {

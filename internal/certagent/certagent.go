@@ -35,16 +35,6 @@ func env(name, def string) string {
 	return def
 }
 
-func list(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
 // Run runs the agent until ctx ends. The first certificate must be issued before it reports
 // ready (and a failure to issue it is an error, so the pod restarts); after that a failed
 // renewal is retried while the current certificate is still valid.
@@ -101,7 +91,7 @@ func Run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	go v.Run(ctx) // keeps the Vault token renewed
 	r := &kit.CertRenewer{
-		Source:   v.PKI(kit.VaultPKIConfig{Mount: *mount, Role: *role, CommonName: *cn, AltNames: list(*alt), URISANs: list(*uris), TTL: *ttl}),
+		Source:   v.PKI(kit.VaultPKIConfig{Mount: *mount, Role: *role, CommonName: *cn, AltNames: kit.CommaList(*alt), URISANs: kit.CommaList(*uris), TTL: *ttl}),
 		CertFile: *certFile, KeyFile: *keyFile, CAFile: *caFile, Log: log,
 	}
 	var notAfter atomic.Int64
