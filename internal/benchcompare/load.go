@@ -7,9 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 )
 
 // tally counts what one run's Checks were answered.
@@ -33,25 +31,24 @@ func (t *tally) add(o tally) {
 
 func (t *tally) answered() int64 { return t.Allowed + t.Denied + t.Refused + t.Errors }
 
-func (t *tally) record(resp *authv3.CheckResponse, err error, took time.Duration) {
+func (t *tally) record(a answer, took time.Duration) {
 	switch {
-	case err == nil && resp.GetStatus().GetCode() == 0 && resp.GetOkResponse() != nil:
+	case a.rpc == codes.OK && a.check == 0 && a.ok:
 		t.Allowed++
-		t.lat = append(t.lat, took)
-	case err == nil && resp.GetDeniedResponse().GetStatus().GetCode() == 503:
+	case a.rpc == codes.OK && a.denied == 503:
 		t.Refused++
-		t.lat = append(t.lat, took)
-	case err == nil:
+	case a.rpc == codes.OK:
 		t.Denied++
-		t.lat = append(t.lat, took)
-	case status.Code(err) == codes.Unavailable:
+	case a.rpc == codes.Unavailable:
 		t.Refused++
-		t.lat = append(t.lat, took)
-	case status.Code(err) == codes.DeadlineExceeded:
+	case a.rpc == codes.DeadlineExceeded:
 		t.TimedOut++
+		return
 	default:
 		t.Errors++
+		return
 	}
+	t.lat = append(t.lat, took)
 }
 
 func percentile(d []time.Duration, p float64) time.Duration {
@@ -62,15 +59,16 @@ func percentile(d []time.Duration, p float64) time.Duration {
 	return d[min(len(d)-1, int(float64(len(d))*p))]
 }
 
-// requests hands out the request of each Check: one reused, or a new token per Check from a
-// pool made beforehand (ok is false when the pool is spent, which ends the run).
+// requests hands out the request of each Check, encoded as a gRPC message: one reused, or
+// a new token per Check from a pool made beforehand (ok is false when the pool is spent,
+// which ends the run).
 type requests struct {
-	reused *authv3.CheckRequest
-	pool   []*authv3.CheckRequest
+	reused []byte
+	pool   [][]byte
 	next   *atomic.Int64
 }
 
-func (r requests) get() (*authv3.CheckRequest, bool) {
+func (r requests) get() ([]byte, bool) {
 	if r.reused != nil {
 		return r.reused, true
 	}
@@ -81,9 +79,18 @@ func (r requests) get() (*authv3.CheckRequest, bool) {
 	return r.pool[i], true
 }
 
+// generator spreads Checks over a server's connections, as Envoy spreads them over its
+// workers' connections.
+type generator struct {
+	conns []*h2conn
+	next  atomic.Uint64
+}
+
+func (g *generator) conn() *h2conn { return g.conns[g.next.Add(1)%uint64(len(g.conns))] }
+
 // closedLoop keeps inflight Checks outstanding for d (each worker sends its next Check when
 // the last is answered) and waits for the last answers.
-func closedLoop(ctx context.Context, c authv3.AuthorizationClient, reqs requests, inflight int, d, timeout time.Duration) tally {
+func closedLoop(ctx context.Context, g *generator, reqs requests, inflight int, d, timeout time.Duration) tally {
 	stop := time.Now().Add(d)
 	var mu sync.Mutex
 	var total tally
@@ -96,11 +103,7 @@ func closedLoop(ctx context.Context, c authv3.AuthorizationClient, reqs requests
 				if !ok {
 					break
 				}
-				cctx, cancel := context.WithTimeout(ctx, timeout)
-				start := time.Now()
-				resp, err := c.Check(cctx, req)
-				t.record(resp, err, time.Since(start))
-				cancel()
+				t.record(g.conn().check(req, timeout))
 			}
 			mu.Lock()
 			total.add(t)
@@ -112,15 +115,20 @@ func closedLoop(ctx context.Context, c authv3.AuthorizationClient, reqs requests
 }
 
 // openLoop offers rate Checks a second for d whatever the answers (as clients behind an
-// edge do), each with the edge's authz timeout as its deadline.
-func openLoop(ctx context.Context, c authv3.AuthorizationClient, reqs requests, rate float64, d, timeout time.Duration) tally {
+// edge do), each with the edge's authz timeout as its deadline; sent is how many it could
+// send (a generator that falls behind offers less than rate).
+func openLoop(ctx context.Context, g *generator, reqs requests, rate float64, d, timeout time.Duration) (total tally, sent int) {
 	var mu sync.Mutex
-	var total tally
 	var wg sync.WaitGroup
+	done := func(a answer, took time.Duration) {
+		mu.Lock()
+		total.record(a, took)
+		mu.Unlock()
+		wg.Done()
+	}
 	start := time.Now()
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
-	sent := 0
 	for now := range tick.C {
 		el := now.Sub(start)
 		if el >= d || ctx.Err() != nil {
@@ -131,18 +139,12 @@ func openLoop(ctx context.Context, c authv3.AuthorizationClient, reqs requests, 
 			if !ok {
 				break
 			}
-			wg.Go(func() {
-				cctx, cancel := context.WithTimeout(ctx, timeout)
-				defer cancel()
-				t0 := time.Now()
-				resp, err := c.Check(cctx, req)
-				took := time.Since(t0)
-				mu.Lock()
-				total.record(resp, err, took)
-				mu.Unlock()
-			})
+			wg.Add(1)
+			if err := g.conn().send(req, timeout, done); err != nil {
+				done(answer{rpc: codes.Unavailable}, 0)
+			}
 		}
 	}
 	wg.Wait()
-	return total
+	return total, sent
 }

@@ -26,7 +26,8 @@ type server struct {
 	Name   string
 	cmd    *exec.Cmd
 	conns  []*grpc.ClientConn
-	client authv3.AuthorizationClient
+	client authv3.AuthorizationClient // grpc-go, for the equivalence check
+	gen    *generator                 // the load generator's connections
 	exited chan error
 	// metrics is Gatehouse's Prometheus endpoint (empty for OPA).
 	metrics string
@@ -116,6 +117,16 @@ func start(ctx context.Context, name string, argv []string, env []string, grpcAd
 		rr.clients = append(rr.clients, authv3.NewAuthorizationClient(conn))
 	}
 	s.client = rr
+	// As many for the load generator, on its own lean client (h2client.go).
+	s.gen = &generator{}
+	for range runtime.NumCPU() {
+		c, err := dialH2(grpcAddr)
+		if err != nil {
+			s.stop()
+			return nil, err
+		}
+		s.gen.conns = append(s.gen.conns, c)
+	}
 	return s, nil
 }
 
@@ -132,6 +143,11 @@ func (r *roundRobin) Check(ctx context.Context, in *authv3.CheckRequest, opts ..
 func (s *server) stop() {
 	for _, c := range s.conns {
 		_ = c.Close()
+	}
+	if s.gen != nil {
+		for _, c := range s.gen.conns {
+			c.close()
+		}
 	}
 	_ = s.cmd.Process.Signal(os.Interrupt)
 	select {

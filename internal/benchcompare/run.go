@@ -4,6 +4,10 @@
 // type of cases.go, then drives both with the same Envoy-shaped CheckRequests over gRPC from
 // one load generator, alternating runs, and reports Checks/s, server CPU per Check (utime +
 // stime from /proc), RSS and client latencies (make bench-compare; BENCHMARKS.md).
+//
+// The server under test and the load generator run on CPUs of their own (pin.go), and the
+// generator speaks gRPC with a lean client of its own (h2client.go), so that what is
+// measured is the server, not the generator's share of the same cores.
 package benchcompare
 
 import (
@@ -13,11 +17,10 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 )
 
 // Options configure a comparison.
@@ -30,8 +33,13 @@ type Options struct {
 	Rounds       int           // runs per server and scenario, alternating
 	Timeout      time.Duration // the edge's authz timeout: the deadline of open-loop Checks
 	Tokens       int           // new tokens minted for the new-token scenarios
-	Out          io.Writer     // the report (Markdown)
-	Progress     io.Writer
+	// Pin gives the servers and the load generator CPUs of their own (cpuSplit).
+	Pin bool
+	// Only, if set, runs the scenarios whose names contain it (and the first, whose
+	// capacity the open-loop ones are offered a multiple of).
+	Only     string
+	Out      io.Writer // the report (Markdown)
+	Progress io.Writer
 }
 
 // ErrMismatch reports that the two servers decided some request type differently.
@@ -45,7 +53,11 @@ type Result struct {
 	CPU       time.Duration
 	RSS, Peak int64
 	P50, P99  time.Duration
-	Offered   float64 // open loop: Checks offered a second
+	Target    float64 // open loop: Checks a second to offer
+	Sent      int64   // open loop: Checks sent (fewer than Target × Sending if the generator fell behind)
+	// Sending is how long the open loop offered Checks (Elapsed also waits for the last
+	// answers): goodput is the allowed answers to what was offered in that time.
+	Sending time.Duration
 	// ServerRefused counts the Checks Gatehouse refused unstarted (its
 	// gatehouse_authz_queue_timeouts_total); some reach the client after its deadline.
 	ServerRefused float64
@@ -88,12 +100,24 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	defer iss.close()
-	gh, err := startGatehouse(ctx, o.GatehouseBin, o.PolicyDir, o.WorkDir, iss.URL)
+	wrap := func(argv []string) []string { return argv }
+	if o.Pin {
+		split, ok := newCPUSplit()
+		if !ok {
+			return errors.New("-pin needs at least two CPUs")
+		}
+		if err := split.pinSelf(); err != nil {
+			return err
+		}
+		wrap = split.wrap
+		progress("servers on CPUs %v, load generator on CPUs %v", split.server, split.generator)
+	}
+	gh, err := startGatehouse(ctx, wrap, o.GatehouseBin, o.PolicyDir, o.WorkDir, iss.URL)
 	if err != nil {
 		return err
 	}
 	defer gh.stop()
-	opa, err := startOPA(ctx, o.OPABin, o.PolicyDir, o.WorkDir, iss)
+	opa, err := startOPA(ctx, wrap, o.OPABin, o.PolicyDir, o.WorkDir, iss)
 	if err != nil {
 		return err
 	}
@@ -118,16 +142,25 @@ func Run(ctx context.Context, o Options) error {
 
 	caller := caller{iss: iss, sub: "nina", groups: []string{"network-engineers"}}
 	body := call("list_devices", map[string]any{"limit": 50, "site": "hq"})
-	reused := mcpPost("catalyst-center", caller.tokenFor("catalyst-center", nil), body)
+	reused, err := frameCheck(mcpPost("catalyst-center", caller.tokenFor("catalyst-center", nil), body))
+	if err != nil {
+		return err
+	}
 	progress("minting %d tokens", o.Tokens)
-	pool := mint(caller, body, o.Tokens)
+	pool, err := mint(caller, body, o.Tokens)
+	if err != nil {
+		return err
+	}
 	var next atomic.Int64
 	// Each fresh run takes its own share of the pool, so no token is ever seen twice.
 	share := o.Tokens / (2 * o.Rounds * 2)
 
 	capacity := map[string]float64{}
 	all := map[string][]Result{}
-	for _, sc := range scenarios {
+	for i, sc := range scenarios {
+		if o.Only != "" && i > 0 && !strings.Contains(sc.name, o.Only) {
+			continue
+		}
 		res := map[string]*Result{}
 		for round := range o.Rounds {
 			order := []*server{gh, opa}
@@ -158,6 +191,8 @@ func Run(ctx context.Context, o Options) error {
 				acc.RSS = max(acc.RSS, r.RSS)
 				acc.ServerRefused += r.ServerRefused
 				acc.ClientCPU += r.ClientCPU
+				acc.Sent += r.Sent
+				acc.Sending += r.Sending
 				acc.ServiceP99 = max(acc.ServiceP99, r.ServiceP99)
 				acc.add(r.tally)
 			}
@@ -175,20 +210,20 @@ func Run(ctx context.Context, o Options) error {
 	return nil
 }
 
-// mint makes n requests, each with a token of its own.
-func mint(c caller, body string, n int) []*authv3.CheckRequest {
-	out := make([]*authv3.CheckRequest, n)
+// mint makes n requests, each with a token of its own, encoded as gRPC messages.
+func mint(c caller, body string, n int) ([][]byte, error) {
+	out := make([][]byte, n)
+	errs := make([]error, runtime.GOMAXPROCS(0))
 	var wg sync.WaitGroup
-	workers := runtime.GOMAXPROCS(0)
-	for w := range workers {
+	for w := range errs {
 		wg.Go(func() {
-			for i := w; i < n; i += workers {
-				out[i] = mcpPost("catalyst-center", c.tokenFor("catalyst-center", nil), body)
+			for i := w; i < n && errs[w] == nil; i += len(errs) {
+				out[i], errs[w] = frameCheck(mcpPost("catalyst-center", c.tokenFor("catalyst-center", nil), body))
 			}
 		})
 	}
 	wg.Wait()
-	return out
+	return out, errors.Join(errs...)
 }
 
 func measure(ctx context.Context, s *server, sc scenario, reqs requests, capacity float64, o Options) (Result, error) {
@@ -208,10 +243,12 @@ func measure(ctx context.Context, s *server, sc scenario, reqs requests, capacit
 	var t tally
 	r := Result{Server: s.Name}
 	if sc.load > 0 {
-		r.Offered = sc.load * capacity
-		t = openLoop(ctx, s.client, reqs, r.Offered, o.Duration, o.Timeout)
+		var sent int
+		r.Target = sc.load * capacity
+		t, sent = openLoop(ctx, s.gen, reqs, r.Target, o.Duration, o.Timeout)
+		r.Sent, r.Sending = int64(sent), o.Duration
 	} else {
-		t = closedLoop(ctx, s.client, reqs, sc.inflight, o.Duration, 30*time.Second)
+		t = closedLoop(ctx, s.gen, reqs, sc.inflight, o.Duration, 30*time.Second)
 	}
 	r.Elapsed = time.Since(start)
 	cpu1, err := s.cpu()
@@ -244,8 +281,8 @@ func report(w io.Writer, all map[string][]Result) {
 	for _, sc := range scenarios {
 		for _, r := range all[sc.name] {
 			name := sc.name
-			if r.Offered > 0 {
-				name = fmt.Sprintf("%s, %.0f/s offered", sc.name, r.Offered)
+			if r.Target > 0 {
+				name = fmt.Sprintf("%s, %.0f/s offered (of %.0f/s)", sc.name, float64(r.Sent)/r.Sending.Seconds(), r.Target)
 			}
 			svc := "—"
 			if r.ServiceP99 > 0 {
@@ -268,8 +305,8 @@ func report(w io.Writer, all map[string][]Result) {
 		fmt.Fprintf(w, "- %s: CPU/Check %.2f×, peak RSS %.2f×, Checks/s %.2f×", sc.name,
 			float64(g.cpuPerCheck())/float64(o.cpuPerCheck()), float64(g.Peak)/float64(o.Peak), g.rate()/o.rate())
 		if sc.load > 0 {
-			fmt.Fprintf(w, "; goodput (allowed/s) Gatehouse %.0f, OPA %.0f",
-				float64(g.Allowed)/g.Elapsed.Seconds(), float64(o.Allowed)/o.Elapsed.Seconds())
+			fmt.Fprintf(w, "; goodput (allowed/s while offered) Gatehouse %.0f, OPA %.0f",
+				float64(g.Allowed)/g.Sending.Seconds(), float64(o.Allowed)/o.Sending.Seconds())
 		}
 		fmt.Fprintln(w)
 	}

@@ -28,7 +28,7 @@ func audience(server string) string { return publicURL + "/mcp/" + server }
 
 // startGatehouse writes a config for `gatehouse authz` (policy from policyDir, decision
 // logs to a discarded stdout at info level, denials as HTTP statuses) and starts it.
-func startGatehouse(ctx context.Context, bin, policyDir, work, issuerURL string) (*server, error) {
+func startGatehouse(ctx context.Context, wrap func([]string) []string, bin, policyDir, work, issuerURL string) (*server, error) {
 	grpcAddr, err := freePort()
 	if err != nil {
 		return nil, err
@@ -41,7 +41,7 @@ func startGatehouse(ctx context.Context, bin, policyDir, work, issuerURL string)
 	if err := os.WriteFile(cfg, []byte(gatehouseConfig(policyDir, issuerURL, grpcAddr, httpAddr)), 0o600); err != nil {
 		return nil, err
 	}
-	s, err := start(ctx, "gatehouse", []string{bin, "authz", "--config", cfg}, nil, grpcAddr,
+	s, err := start(ctx, "gatehouse", wrap([]string{bin, "authz", "--config", cfg}), nil, grpcAddr,
 		"http://"+httpAddr+"/readyz", filepath.Join(work, "gatehouse.stderr"))
 	if err != nil {
 		return nil, err
@@ -65,7 +65,7 @@ func gatehouseConfig(policyDir, issuerURL, grpcAddr, httpAddr string) string {
 // startOPA lays out a bundle directory for stock OPA (Gatehouse's policy files without
 // their tests, data.json, the benchmark's envoy.authz wrapper and data.bench with the JWKS
 // and the catalog's tool entries) and runs it with the opa-envoy-plugin's gRPC server.
-func startOPA(ctx context.Context, bin, policyDir, work string, iss *issuer) (*server, error) {
+func startOPA(ctx context.Context, wrap func([]string) []string, bin, policyDir, work string, iss *issuer) (*server, error) {
 	dir := filepath.Join(work, "opa")
 	if err := layoutOPA(dir, policyDir, iss); err != nil {
 		return nil, err
@@ -83,8 +83,8 @@ func startOPA(ctx context.Context, bin, policyDir, work string, iss *issuer) (*s
 	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
 		return nil, err
 	}
-	return start(ctx, "opa", []string{bin, "run", "--server", "--skip-version-check", "--addr", httpAddr,
-		"--log-level", "error", "--config-file", cfg, dir}, nil, grpcAddr,
+	return start(ctx, "opa", wrap([]string{bin, "run", "--server", "--skip-version-check", "--addr", httpAddr,
+		"--log-level", "error", "--config-file", cfg, dir}), nil, grpcAddr,
 		"http://"+httpAddr+"/health?plugins", filepath.Join(work, "opa.stderr"))
 }
 

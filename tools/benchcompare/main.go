@@ -22,6 +22,8 @@ func main() {
 	flag.IntVar(&o.Rounds, "rounds", 2, "runs per server and scenario, alternating")
 	flag.DurationVar(&o.Timeout, "timeout", 500*time.Millisecond, "the edge's authz timeout (open-loop deadline)")
 	flag.IntVar(&o.Tokens, "tokens", 80000, "tokens minted for the new-token scenarios")
+	flag.BoolVar(&o.Pin, "pin", true, "run the servers and the load generator on CPUs of their own (half each)")
+	flag.StringVar(&o.Only, "only", "", "run only the scenarios whose names contain this (and the capacity run)")
 	flag.Parse()
 	work, err := os.MkdirTemp("", "benchcompare-")
 	if err != nil {
