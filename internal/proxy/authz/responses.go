@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/gatehouse-mcp/gatehouse/internal/catalog"
@@ -109,17 +110,29 @@ func (s *Server) metadata(r *request) *structpb.Struct {
 		return nil
 	}
 	str := structpb.NewStringValue
-	return &structpb.Struct{Fields: map[string]*structpb.Value{
-		"subject": subject, "server": str(r.server), "method": str(r.msg.Method), "kind": str(string(r.msg.Kind)),
+	meta := &structpb.Struct{Fields: map[string]*structpb.Value{
+		"server": str(r.server), "method": str(r.msg.Method), "kind": str(string(r.msg.Kind)),
 		"protocol_version": str(r.msg.ProtocolVersion), "modern": structpb.NewBoolValue(r.msg.Modern),
 		"decision_id": str(r.decisionID), "tasks": structpb.NewBoolValue(tasksExpected(r.msg)),
 	}}
+	// The subject entry, encoded once per token, goes on the wire as it is: to whoever
+	// decodes the Struct (Envoy, the response side) it is one more entry of fields.
+	meta.ProtoReflect().SetUnknown(subject)
+	return meta
 }
 
 // Begin implements extproc.Guard.
 func (s *Server) Begin(meta *structpb.Struct) extproc.Exchange {
 	if meta == nil {
 		return nil
+	}
+	if len(meta.ProtoReflect().GetUnknown()) > 0 {
+		// Handed over in process, not decoded from the wire: decode it as Envoy would.
+		b, err := proto.Marshal(meta)
+		meta = &structpb.Struct{}
+		if err != nil || proto.Unmarshal(b, meta) != nil {
+			return nil
+		}
 	}
 	m := meta.AsMap()
 	subject, _ := m["subject"].(map[string]any)
