@@ -86,6 +86,11 @@ type Authz struct {
 	AllowedOrigins []string `yaml:"allowed_origins"`
 	// ShutdownGrace bounds how long in-flight checks may finish after SIGTERM.
 	ShutdownGrace time.Duration `yaml:"shutdown_grace"`
+	// MaxQueueWait is the longest a Check may be expected to wait for a worker while the
+	// service is refusing Checks for lack of time (overloaded in the last second); beyond
+	// it the Check is refused at once (UNAVAILABLE). Otherwise a Check may wait up to half
+	// its deadline.
+	MaxQueueWait time.Duration `yaml:"max_queue_wait"`
 	// BindingKeysFile holds the keys that bind session and task ids to their caller (one
 	// hex or base64 key of 32+ bytes per line, the signing key first). Every authz replica
 	// needs the same file; without one, a random key is made at start, which only works for
@@ -360,6 +365,9 @@ func (c *Config) applyDefaults() {
 	if c.Authz.ShutdownGrace == 0 {
 		c.Authz.ShutdownGrace = 10 * time.Second
 	}
+	if c.Authz.MaxQueueWait == 0 {
+		c.Authz.MaxQueueWait = 50 * time.Millisecond
+	}
 	if c.Policy.Dir == "" {
 		c.Policy.Dir = "policies"
 	}
@@ -519,6 +527,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Policy.ReloadInterval < 100*time.Millisecond {
 		bad("policy.reload_interval", "must be at least 100ms")
+	}
+	if c.Authz.MaxQueueWait < 0 || c.Authz.MaxQueueWait > 10*time.Second {
+		bad("authz.max_queue_wait", "must be between 1ns and 10s")
 	}
 	if c.Policy.EvalTimeout <= 0 || c.Policy.EvalTimeout > 10*time.Second {
 		bad("policy.eval_timeout", "must be between 1ns and 10s")

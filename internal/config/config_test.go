@@ -50,7 +50,7 @@ func TestMinimalConfigGetsDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cfg.Authz.MaxBodyBytes != DefaultMaxBodyBytes || cfg.Authz.DenyMode != DenyJSONRPC ||
-		len(cfg.OIDC.Algorithms) != 2 || cfg.Policy.Dir != "policies" {
+		len(cfg.OIDC.Algorithms) != 2 || cfg.Policy.Dir != "policies" || cfg.Authz.MaxQueueWait != 50*time.Millisecond {
 		t.Fatalf("defaults not applied: %+v", cfg)
 	}
 	if a := cfg.Audiences("github"); len(a) != 1 || a[0] != "https://mcp.example.com/mcp/github" {
@@ -97,6 +97,8 @@ func TestValidationNamesTheField(t *testing.T) {
 		{minimal + "authz: {deny_mode: silent}\n", "authz.deny_mode"},
 		{minimal + "authz: {max_body_bytes: 10}\n", "authz.max_body_bytes"},
 		{minimal + "authz: {allowed_origins: ['*']}\n", "authz.allowed_origins[0]"},
+		{minimal + "authz: {max_queue_wait: -1s}\n", "authz.max_queue_wait"},
+		{minimal + "authz: {max_queue_wait: 1m}\n", "authz.max_queue_wait"},
 		// Adapters read Vault settings from their own environment (adapters/kit), not from
 		// this file; a vault block here would be configuration nothing reads.
 		{minimal + "vault: {address: http://127.0.0.1:8200}\n", "vault"},

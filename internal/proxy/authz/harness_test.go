@@ -56,6 +56,7 @@ type harness struct {
 	cfg       *config.Config
 	svc       *authz.Service
 	client    authv3.AuthorizationClient
+	conn      *grpc.ClientConn
 	httpURL   string
 	logs      *ecslogtest.Buffer
 	policyDir string
@@ -162,7 +163,7 @@ func newHarness(t testing.TB, opts ...option) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.client = authv3.NewAuthorizationClient(conn)
+	h.client, h.conn = authv3.NewAuthorizationClient(conn), conn
 	t.Cleanup(func() {
 		_ = conn.Close()
 		h.stop()

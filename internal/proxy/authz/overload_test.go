@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -87,4 +88,82 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// A Check is counted in the backlog from its headers until its stream ends, however it
+// ends: one whose message never comes is forgotten when its caller gives up.
+func TestAdmittedUntilStreamEnds(t *testing.T) {
+	h := newHarness(t)
+	admitted := func() string {
+		_, m := httpGet(t, h.httpURL+"/metrics")
+		for l := range strings.SplitSeq(string(m), "\n") {
+			if strings.HasPrefix(l, "gatehouse_authz_checks_admitted ") {
+				return l
+			}
+		}
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	desc := &grpc.StreamDesc{StreamName: "Check", ClientStreams: true, ServerStreams: true}
+	if _, err := h.conn.NewStream(ctx, desc, "/envoy.service.auth.v3.Authorization/Check"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the half-sent Check counted", func() bool { return admitted() == "gatehouse_authz_checks_admitted 1" })
+	cancel()
+	waitFor(t, "the abandoned Check forgotten", func() bool { return admitted() == "gatehouse_authz_checks_admitted 0" })
+}
+
+// While the service is refusing Checks, a Check that would wait longer than
+// authz.max_queue_wait is refused even if its deadline is far; before any refusal the same
+// Check queues.
+func TestSustainedOverloadShortensTheQueue(t *testing.T) {
+	sleeper := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-time.After(10 * time.Second):
+		}
+	}))
+	t.Cleanup(sleeper.Close)
+	dir := copyPolicies(t)
+	writePolicyFile(t, dir, "slow.rego", "package gatehouse.authz\n\nimport rego.v1\n\nallow if {\n\tinput.mcp.name == \"slow_tool\"\n\thttp.send({\"method\": \"GET\", \"url\": \""+sleeper.URL+"\"}).status_code == 200\n}\n")
+	h := newHarness(t, withPolicyDir(dir), withConfig(func(c *config.Config) {
+		c.Policy.EvalTimeout = 500 * time.Millisecond
+		c.Authz.MaxQueueWait = 50 * time.Millisecond
+	}))
+	tok := h.token(cc, "root", []string{"admin"})
+	check := func(timeout time.Duration, body string) codes.Code {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		_, err := h.client.Check(ctx, mcpPost(cc, tok, body))
+		return status.Code(err)
+	}
+	check(10*time.Second, callBody(1, "slow_tool", nil)) // the service time: 500 ms
+	var wg sync.WaitGroup
+	occupy := func() {
+		for i := range 2 * runtime.GOMAXPROCS(0) {
+			wg.Go(func() { check(10*time.Second, callBody(10+i, "slow_tool", nil)) })
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	occupy()
+	// Behind a wave of 500 ms Checks, with 10 s to go: queued and decided.
+	if c := check(10*time.Second, callBody(2, "list_devices", nil)); c != codes.OK {
+		t.Fatalf("a Check with time to wait was refused (%s) before any overload", c)
+	}
+	wg.Wait()
+	occupy()
+	// One that cannot wait 500 ms is refused, and the service is now refusing...
+	if c := check(300*time.Millisecond, callBody(3, "list_devices", nil)); c != codes.Unavailable {
+		t.Fatalf("a Check that cannot be decided in time got %s", c)
+	}
+	// ...so one that would wait 500 ms is refused too, with all the time in the world.
+	if c := check(10*time.Second, callBody(4, "list_devices", nil)); c != codes.Unavailable {
+		t.Fatalf("in sustained overload a Check expected to wait past max_queue_wait got %s, want UNAVAILABLE", c)
+	}
+	wg.Wait()
+	// With the workers free again, Checks are decided.
+	if c := check(10*time.Second, callBody(5, "list_devices", nil)); c != codes.OK {
+		t.Fatalf("after the overload: %s", c)
+	}
 }

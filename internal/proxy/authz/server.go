@@ -22,6 +22,7 @@ import (
 	"context"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -69,11 +70,12 @@ type Server struct {
 	jobs               chan *job
 	workers            int
 	waiting            atomic.Int64 // Checks waiting for a worker
+	admitted           atomic.Int64 // Checks the tap let in whose streams have not ended
 	busy               atomic.Int64 // workers deciding a Check
 	serviceTime        ewma         // recent time a Check holds its slot
-	drainGap           ewma         // recent time between completions while Checks wait
-	lastDone           atomic.Int64 // when the last Check completed (Unix ns)
+	cost               cost         // CPU time per completed Check
 	lastOverloadLog    atomic.Int64
+	lastRefusal        atomic.Int64 // when a Check was last refused for lack of time (Unix ns)
 	lastEvalTimeoutLog atomic.Int64
 
 	// keys bind session and task ids to their caller (internal/proxy/binding).
@@ -233,9 +235,7 @@ func (s *Server) run(j *job) {
 	}
 	done := s.now()
 	s.serviceTime.observe(done.Sub(r.start))
-	if prev := s.lastDone.Swap(done.UnixNano()); prev != 0 && s.waiting.Load() > 0 {
-		s.drainGap.observe(done.Sub(time.Unix(0, prev)))
-	}
+	s.cost.completed(done)
 }
 
 // checkMethod is the gRPC method Admit guards.
@@ -249,18 +249,30 @@ func (s *Server) Admit(ctx context.Context, info *tap.Info) (context.Context, er
 	if info.FullMethodName != checkMethod {
 		return ctx, nil
 	}
-	if deadline, ok := ctx.Deadline(); ok && !s.canFinish(s.now(), deadline, s.waiting.Load()+1) {
+	if deadline, ok := ctx.Deadline(); ok && !s.canFinish(s.now(), deadline, max(0, s.admitted.Load()-s.busy.Load())+1) {
 		return ctx, s.overloaded()
 	}
+	// Counted from here until its stream ends, however it ends: the Checks admitted but not
+	// yet at a worker (their messages still arriving, decoding, or queued) are the backlog
+	// the next one waits behind.
+	s.admitted.Add(1)
+	context.AfterFunc(ctx, func() { s.admitted.Add(-1) })
 	return ctx, nil
 }
 
-// canFinish estimates whether a Check with waiting Checks queued ahead of it (itself
-// included) can be decided by deadline: the queue drains at the pace Checks recently
-// completed while others waited (which counts everything else the process does under load),
-// and at least one wave of as many Checks as there are workers per recent service time; then the Check itself
-// takes a service time. A Check for which a worker is free, or any Check before a service
-// time is known, is admitted.
+// canFinish estimates whether a Check with waiting Checks ahead of it (itself included) can
+// be decided by deadline. The backlog drains at the pace the saturated service completes
+// Checks (its CPU time per completed Check over GOMAXPROCS), and at least one wave of as
+// many Checks as there are workers per recent service time; then the Check itself takes a
+// service time. A Check for which a worker is free, or any Check before a service time is
+// known, is admitted.
+//
+// It may wait at most half its remaining time (the rest is the margin for the time it spent
+// before the service saw it, and for the estimate's error) and, while the service is
+// refusing Checks (overloaded in the last second), at most authz.max_queue_wait: in
+// sustained overload a long queue only delays every answer, and the Checks held in it cost
+// goroutines, memory and collection time that the Checks being decided then lack
+// (BENCHMARKS.md).
 func (s *Server) canFinish(now, deadline time.Time, waiting int64) bool {
 	st := s.serviceTime.get()
 	if st == 0 {
@@ -271,11 +283,16 @@ func (s *Server) canFinish(now, deadline time.Time, waiting int64) bool {
 		// guessed (a Check slower than the others must not lock out the ones after it).
 		return now.Before(deadline)
 	}
-	wait := time.Duration(waiting/int64(s.workers)) * st
-	if g := s.drainGap.get(); waiting > 0 && g > 0 {
+	// Every worker is busy: it waits at least for one of them, and a service time for each
+	// wave of workers' worth of Checks ahead of it.
+	wait := time.Duration((waiting+int64(s.workers)-1)/int64(s.workers)) * st
+	if g := s.cost.drainPer(); g > 0 {
 		wait = max(wait, time.Duration(waiting)*g)
 	}
-	return now.Add(wait + st).Before(deadline)
+	if wait > s.cfg.Authz.MaxQueueWait && now.UnixNano()-s.lastRefusal.Load() < int64(time.Second) {
+		return false
+	}
+	return now.Add(2*wait + st).Before(deadline)
 }
 
 // overloaded counts a Check refused or dropped because it could not be decided before its
@@ -283,7 +300,9 @@ func (s *Server) canFinish(now, deadline time.Time, waiting int64) bool {
 // the log must not become the flood.
 func (s *Server) overloaded() error {
 	s.metrics.queueTimeouts.Inc()
-	now := s.now().Unix()
+	t := s.now()
+	s.lastRefusal.Store(t.UnixNano())
+	now := t.Unix()
 	if last := s.lastOverloadLog.Load(); now > last && s.lastOverloadLog.CompareAndSwap(last, now) {
 		s.log.Warn().Str("event.action", "mcp-authorize").Str("event.outcome", "failure").
 			Str("gatehouse.outcome", string(OutcomeOverloaded)).
@@ -292,20 +311,73 @@ func (s *Server) overloaded() error {
 	return status.Error(codes.Unavailable, "authz service overloaded: the Check could not be decided before its deadline; retry")
 }
 
-// ewma is a moving average of durations (weight 1/16), safe for concurrent use; a lost
+// ewma is a moving average of durations (weight 1/16 unless said), safe for concurrent use; a lost
 // update under contention only delays the average by one sample.
 type ewma struct{ ns atomic.Int64 }
 
-func (e *ewma) observe(d time.Duration) {
+func (e *ewma) observe(d time.Duration) { e.observeWeighted(d, 16) }
+
+// observeWeighted adds a sample with weight 1/n.
+func (e *ewma) observeWeighted(d time.Duration, n int64) {
 	old := e.ns.Load()
 	if old == 0 {
 		e.ns.Store(int64(d))
 		return
 	}
-	e.ns.Store(old + (int64(d)-old)/16)
+	e.ns.Store(old + (int64(d)-old)/n)
 }
 
 func (e *ewma) get() time.Duration { return time.Duration(e.ns.Load()) }
+
+// cost is the process's CPU time per completed Check: everything it spends (gRPC,
+// refusals, garbage collection, logs) divided by the Checks it completes, over windows of
+// at least costWindow and costSamples completions. Divided by GOMAXPROCS it is the pace at
+// which a backlog drains once the CPU is saturated, whatever load it was measured under. (A
+// pace observed between completions follows the load, not the capacity: measured under a
+// light load it refused Checks that could be decided, and each refusal slowed the pace it
+// then observed.)
+type cost struct {
+	cpu   func() time.Duration // processCPU unless a test sets it
+	mu    sync.Mutex
+	start time.Time // the current window's start
+	cpu0  time.Duration
+	n     int64 // completions in the window
+	per   ewma
+}
+
+const (
+	costWindow  = 20 * time.Millisecond
+	costSamples = 32
+	// A window longer than this spans idle time and work that is not Checks (starting up,
+	// compiling a policy revision): it is not a measure of the saturated service.
+	costMaxWindow = 250 * time.Millisecond
+)
+
+func (c *cost) completed(now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	read := c.cpu
+	if read == nil {
+		read = processCPU
+	}
+	if c.start.IsZero() {
+		c.start, c.cpu0, c.n = now, read(), 0
+		return
+	}
+	if c.n++; c.n < costSamples || now.Sub(c.start) < costWindow {
+		return
+	}
+	cpu := read()
+	if cpu > c.cpu0 && now.Sub(c.start) <= costMaxWindow {
+		c.per.observeWeighted((cpu-c.cpu0)/time.Duration(c.n), 4)
+	}
+	c.start, c.cpu0, c.n = now, cpu, 0
+}
+
+// drainPer is how long the saturated service takes per Check (0 until measured).
+func (c *cost) drainPer() time.Duration {
+	return c.per.get() / time.Duration(runtime.GOMAXPROCS(0))
+}
 
 // evalOverloaded counts a policy evaluation cut short by policy.eval_timeout (or by Envoy
 // giving up), answered 503 instead of a decision, and logs it at most once a second.

@@ -60,6 +60,10 @@ func NewService(cfg *config.Config, log zerolog.Logger, opts oidc.Options) *Serv
 		Config: cfg, Log: log, Verifier: v, Policies: eng, Registry: reg,
 		Authz: New(cfg, v, eng, log, NewMetrics(reg)),
 	}
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "gatehouse_authz_checks_admitted",
+		Help: "Checks admitted (their headers read and not refused) and not yet answered: the backlog a new Check waits behind.",
+	}, func() float64 { return float64(s.Authz.admitted.Load()) }))
 	srvOpts := append(GRPCServerOptions(cfg), grpc.UnaryInterceptor(recoverer(log)), grpc.InTapHandle(s.Authz.Admit))
 	if t := cfg.Authz.TLS; t.Enabled() {
 		// Read in Run (a bad file is a start-up error there) and re-read while serving.
