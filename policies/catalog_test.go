@@ -10,7 +10,7 @@ import (
 )
 
 // The committed catalog must be exactly what the adapters declare: a tool added, renamed or
-// re-annotated in code without `go run ./cmd/gatehouse catalog --write` fails here, so the
+// re-annotated in code without `go run ./cmd/gatehouse-dev catalog --write` fails here, so the
 // policy never decides on stale action classes.
 func TestCatalogIsCurrent(t *testing.T) {
 	committed, err := os.ReadFile(catalog.File)
@@ -22,7 +22,7 @@ func TestCatalogIsCurrent(t *testing.T) {
 		t.Fatal(err)
 	}
 	if string(generated) != string(committed) {
-		t.Fatal("policies/catalog.json is stale: run `go run ./cmd/gatehouse catalog --write` and review the diff")
+		t.Fatal("policies/catalog.json is stale: run `go run ./cmd/gatehouse-dev catalog --write` and review the diff")
 	}
 	// Every adapter's server is in the catalog with every tool it declares.
 	c, err := catalog.Parse(committed)

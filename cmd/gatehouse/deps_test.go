@@ -65,9 +65,38 @@ func TestShippedBinariesLinkNoDevelopmentCode(t *testing.T) {
 	}
 }
 
-// forbiddenDeps runs `go list -deps` on main and describes each package it must not link,
-// with the import chain that reaches it.
+// forbiddenDeps describes each development package main links (devOnly).
 func forbiddenDeps(t *testing.T, root, main string) []string {
+	return linkedAgainst(t, root, main, devOnly)
+}
+
+// notForAuthz says why a package must not be linked into cmd/gatehouse, or "" when it may.
+// Every package linked runs its init and holds its pages and registered protobuf types in
+// every authz and control-plane process, whatever subcommand runs: linking the adapters
+// (for catalog generation, now in gatehouse-dev) cost 14 MB of binary and about 10 MB of
+// resident memory (BENCHMARKS.md).
+func notForAuthz(importPath string) string {
+	switch {
+	case strings.HasPrefix(importPath, module+"/adapters/"):
+		return "an adapter (catalog generation is gatehouse-dev catalog)"
+	case strings.HasPrefix(importPath, module+"/workflows/") || strings.HasPrefix(importPath, "go.temporal.io/"):
+		return "the Temporal workflows and SDK (the worker's and the deployments adapter's)"
+	case strings.HasPrefix(importPath, "github.com/hashicorp/vault/"):
+		return "Vault's client (adapters' credentials)"
+	}
+	return ""
+}
+
+// The authz service and control plane link neither the adapters nor what only they need.
+func TestAuthzBinaryLinksNoAdapters(t *testing.T) {
+	for _, bad := range linkedAgainst(t, testkit.Root(), "./cmd/gatehouse", notForAuthz) {
+		t.Errorf("./cmd/gatehouse links %s", bad)
+	}
+}
+
+// linkedAgainst runs `go list -deps` on main and describes each package linked that why
+// objects to, with the import chain that reaches it.
+func linkedAgainst(t *testing.T, root, main string, why func(string) string) []string {
 	t.Helper()
 	cmd := exec.Command(goCommand(t), "list", "-deps", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, main)
 	cmd.Dir = root
@@ -92,8 +121,8 @@ func forbiddenDeps(t *testing.T, root, main string) []string {
 	}
 	var bad []string
 	for pkg := range imports {
-		if why := devOnly(pkg); why != "" {
-			bad = append(bad, pkg+", "+why+", via "+strings.Join(chain(imports, top, pkg), " → "))
+		if reason := why(pkg); reason != "" {
+			bad = append(bad, pkg+", "+reason+", via "+strings.Join(chain(imports, top, pkg), " → "))
 		}
 	}
 	sort.Strings(bad)

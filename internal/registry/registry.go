@@ -1,5 +1,5 @@
 // Package registry lists the adapters built into this repository, for what needs all of
-// them at once: the pinned tool catalog (`gatehouse catalog`) and the local platform.
+// them at once: the pinned tool catalog (`gatehouse-dev catalog`) and the local platform.
 package registry
 
 import (

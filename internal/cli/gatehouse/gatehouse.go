@@ -5,11 +5,13 @@
 //	gatehouse control-plane --config gatehouse.yaml  the xDS server that drives Envoy
 //	gatehouse control-plane --print                  print the Envoy resources it would serve
 //	gatehouse policy test [--dir policies]           run the policy directory's Rego tests
-//	gatehouse catalog [--write]                      regenerate policies/catalog.json from the adapters
+//	gatehouse catalog --check --config gatehouse.yaml  compare live adapters with the catalog's pins
 //	gatehouse version
 //
 // It links no development code: the dev issuer, stack and edge and the upstream simulators are
-// in `gatehouse-dev` (internal/cli/gatehousedev); cmd/gatehouse's deps_test.go keeps it so.
+// in `gatehouse-dev` (internal/cli/gatehousedev); cmd/gatehouse's deps_test.go keeps it so. Nor
+// does it link the adapters: generating the catalog from their declarations is
+// `gatehouse-dev catalog`, so that the authz service does not carry them (BENCHMARKS.md).
 // Exit codes, error lines and help follow package cli.
 package gatehouse
 
@@ -30,7 +32,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/gatehouse-mcp/gatehouse/adapters/kit"
 	"github.com/gatehouse-mcp/gatehouse/internal/catalog"
 	"github.com/gatehouse-mcp/gatehouse/internal/cli"
 	"github.com/gatehouse-mcp/gatehouse/internal/config"
@@ -42,7 +43,6 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/internal/proxy/authz"
 	"github.com/gatehouse-mcp/gatehouse/internal/proxy/oidc"
 	"github.com/gatehouse-mcp/gatehouse/internal/proxy/policy"
-	"github.com/gatehouse-mcp/gatehouse/internal/registry"
 	"github.com/gatehouse-mcp/gatehouse/internal/tracing"
 )
 
@@ -58,7 +58,7 @@ func newRoot(version string) *cobra.Command {
 		Short: "An authorization edge for the Model Context Protocol",
 		Long: `gatehouse runs the production parts of the Gatehouse MCP authorization edge: the ext_authz
 service Envoy calls for every MCP message, and the xDS control plane that configures Envoy.
-It also tests policy directories and regenerates the pinned tool catalog.
+It also tests policy directories and checks live adapters against the pinned tool catalog.
 
 For development (the whole platform on loopback, demo tokens, upstream simulators) use
 gatehouse-dev: go run ./cmd/gatehouse-dev`,
@@ -243,35 +243,29 @@ func runPolicyTest(ctx context.Context, dir string, stdout io.Writer) error {
 func catalogCommand() *cobra.Command {
 	var (
 		file, config string
-		write, check bool
+		check        bool
 	)
 	cmd := &cobra.Command{
 		Use:   "catalog",
-		Short: "Generate the pinned tool catalog, or check live adapters against it",
-		Long: `Merge every built-in adapter's tool declarations (action class, annotations, and the
-digest that pins each tool's definition) into the pinned tool catalog the policy reads, and
-print the result, or write it with --write. The authz service must accept what this
-produces; it is checked before anything is written.
-
-With --check, ask every server in the platform config for its tools (tools/list at its
+		Short: "Check live adapters against the pinned tool catalog",
+		Long: `With --check, ask every server in the platform config for its tools (tools/list at its
 upstream) and compare each definition with its pin: a tool whose definition changed is
 hidden by the edge and its calls refused until the catalog is re-pinned. Exits 1 on any
-difference.`,
-		Example: `  gatehouse catalog                 # print the catalog policies/catalog.json should hold
-  gatehouse catalog --write         # update policies/catalog.json; review the diff
-  gatehouse catalog --check --config gatehouse.yaml   # do the running adapters match their pins?`,
+difference.
+
+The catalog itself is generated from the adapters' declarations by the development binary,
+which links them: go run ./cmd/gatehouse-dev catalog --write`,
+		Example: `  gatehouse catalog --check --config gatehouse.yaml   # do the running adapters match their pins?`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if check {
-				return runCatalogCheck(cmd.Context(), config, file, cmd.OutOrStdout())
+			if !check {
+				return errors.New("this binary only checks live adapters against the catalog (--check); generate the catalog with `go run ./cmd/gatehouse-dev catalog --write`")
 			}
-			return runCatalog(file, write, cmd.OutOrStdout())
+			return runCatalogCheck(cmd.Context(), config, file, cmd.OutOrStdout())
 		},
 	}
 	cmd.Flags().StringVar(&file, "file", "policies/catalog.json", "the catalog file")
-	cmd.Flags().BoolVar(&write, "write", false, "write the file instead of printing it")
 	cmd.Flags().BoolVar(&check, "check", false, "compare the tools the configured servers serve with their pins")
-	cmd.Flags().StringVar(&config, "config", "gatehouse.yaml", "platform config naming the servers (with --check)")
-	cmd.MarkFlagsMutuallyExclusive("check", "write")
+	cmd.Flags().StringVar(&config, "config", "gatehouse.yaml", "platform config naming the servers")
 	return cmd
 }
 
@@ -312,29 +306,9 @@ func runCatalogCheck(ctx context.Context, configPath, file string, stdout io.Wri
 		}
 	}
 	if len(problems) > 0 {
-		return fmt.Errorf("%d tool definitions differ from %s; if the change is intended, re-pin with `gatehouse catalog --write` and review the diff", len(problems), file)
+		return fmt.Errorf("%d tool definitions differ from %s; if the change is intended, re-pin with `go run ./cmd/gatehouse-dev catalog --write` and review the diff", len(problems), file)
 	}
 	return nil
-}
-
-func runCatalog(file string, write bool, stdout io.Writer) error {
-	existing, err := os.ReadFile(file)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	out, err := kit.Catalog(existing, registry.Declarations()...)
-	if err != nil {
-		return fmt.Errorf("%s: %w", file, err) // "existing catalog: ..." names which one
-	}
-	// The authz service must accept what this writes.
-	if _, err := catalog.Parse(out); err != nil {
-		return fmt.Errorf("generated catalog is invalid: %w", err)
-	}
-	if !write {
-		_, err = stdout.Write(out)
-		return err
-	}
-	return os.WriteFile(file, out, 0o644)
 }
 
 func versionCommand(version string) *cobra.Command {

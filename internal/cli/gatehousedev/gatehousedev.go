@@ -3,6 +3,7 @@
 //	gatehouse-dev                                 the whole platform on loopback, in one process
 //	gatehouse-dev token --user sam                a demo user's token from the running platform
 //	gatehouse-dev simulate catalyst-center        a stateful Catalyst Center API simulator
+//	gatehouse-dev catalog [--write]               regenerate policies/catalog.json from the adapters
 //
 // It links the development issuer, the one-process stack (internal/dev/stack), the Go dev edge
 // and the upstream simulators, none of which may reach the production binary (cmd/gatehouse).
@@ -30,13 +31,16 @@ import (
 
 	"github.com/gatehouse-mcp/gatehouse/adapters/catalystcenter/sim"
 	ghsim "github.com/gatehouse-mcp/gatehouse/adapters/github/sim"
+	"github.com/gatehouse-mcp/gatehouse/adapters/kit"
 	rksim "github.com/gatehouse-mcp/gatehouse/adapters/radkit/sim"
 	snsim "github.com/gatehouse-mcp/gatehouse/adapters/servicenow/sim"
+	"github.com/gatehouse-mcp/gatehouse/internal/catalog"
 	"github.com/gatehouse-mcp/gatehouse/internal/cli"
 	"github.com/gatehouse-mcp/gatehouse/internal/contract"
 	"github.com/gatehouse-mcp/gatehouse/internal/dev/issuer"
 	"github.com/gatehouse-mcp/gatehouse/internal/dev/stack"
 	"github.com/gatehouse-mcp/gatehouse/internal/ecslog"
+	"github.com/gatehouse-mcp/gatehouse/internal/registry"
 	"github.com/gatehouse-mcp/gatehouse/internal/tracing"
 	"github.com/gatehouse-mcp/gatehouse/workflows/devserver"
 )
@@ -82,7 +86,7 @@ Development only: the production binary is gatehouse (cmd/gatehouse).`,
 	f.StringVar(&o.testIdentity, "insecure-test-identity", "", "TESTS ONLY: act as this demo user for unauthenticated loopback requests")
 	f.BoolVar(&o.deployments, "deployments", true, "run the durable deployments: a Temporal dev server (the temporal CLI from "+
 		devserver.EnvBin+" or .bin/, built there on first use), a worker and the deployments server")
-	root.AddCommand(tokenCommand(), cli.Group(&cobra.Command{
+	root.AddCommand(tokenCommand(), catalogCommand(), cli.Group(&cobra.Command{
 		Use:     "simulate",
 		Short:   "Serve an upstream API simulator (development and tests, never production)",
 		Example: "  go run ./cmd/gatehouse-dev simulate catalyst-center --listen 127.0.0.1:9000",
@@ -468,4 +472,50 @@ func splitPort(hostport string) (string, int, error) {
 func isTerminal(f *os.File) bool {
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+func catalogCommand() *cobra.Command {
+	var (
+		file  string
+		write bool
+	)
+	cmd := &cobra.Command{
+		Use:   "catalog",
+		Short: "Generate the pinned tool catalog from the adapters",
+		Long: `Merge every built-in adapter's tool declarations (action class, annotations, and the
+digest that pins each tool's definition) into the pinned tool catalog the policy reads, and
+print the result, or write it with --write. The authz service must accept what this
+produces; it is checked before anything is written.
+
+It lives in the development binary because it links every adapter; the production binary
+checks live adapters against the result: gatehouse catalog --check --config gatehouse.yaml`,
+		Example: `  go run ./cmd/gatehouse-dev catalog           # print the catalog policies/catalog.json should hold
+  go run ./cmd/gatehouse-dev catalog --write   # update policies/catalog.json; review the diff`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runCatalog(file, write, cmd.OutOrStdout())
+		},
+	}
+	cmd.Flags().StringVar(&file, "file", "policies/catalog.json", "the catalog file")
+	cmd.Flags().BoolVar(&write, "write", false, "write the file instead of printing it")
+	return cmd
+}
+
+func runCatalog(file string, write bool, stdout io.Writer) error {
+	existing, err := os.ReadFile(file)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	out, err := kit.Catalog(existing, registry.Declarations()...)
+	if err != nil {
+		return fmt.Errorf("%s: %w", file, err) // "existing catalog: ..." names which one
+	}
+	// The authz service must accept what this writes.
+	if _, err := catalog.Parse(out); err != nil {
+		return fmt.Errorf("generated catalog is invalid: %w", err)
+	}
+	if !write {
+		_, err = stdout.Write(out)
+		return err
+	}
+	return os.WriteFile(file, out, 0o644)
 }

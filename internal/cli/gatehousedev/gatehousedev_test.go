@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -25,6 +26,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/gatehouse-mcp/gatehouse/internal/catalog"
 	"github.com/gatehouse-mcp/gatehouse/internal/cli/clitest"
 	"github.com/gatehouse-mcp/gatehouse/internal/contract"
 	"github.com/gatehouse-mcp/gatehouse/internal/dev/issuer"
@@ -605,4 +607,29 @@ func checkWith(addr string, creds credentials.TransportCredentials) error {
 	defer cancel()
 	_, err = authv3.NewAuthorizationClient(conn).Check(ctx, testkit.CheckRequest("GET", "/healthz", "", nil, ""))
 	return err
+}
+
+func TestCatalogCommand(t *testing.T) {
+	r := run("catalog", "--file", testkit.Root("policies", "catalog.json"))
+	if r.Code != 0 || r.Stderr != "" {
+		t.Fatalf("%+v", r)
+	}
+	if _, err := catalog.Parse([]byte(r.Stdout)); err != nil {
+		t.Fatalf("printed catalog: %v", err)
+	}
+	file := filepath.Join(t.TempDir(), "catalog.json")
+	if r := run("catalog", "--write", "--file", file); r.Code != 0 || r.Stdout != "" {
+		t.Fatalf("%+v", r)
+	}
+	written, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := catalog.Parse(written); err != nil {
+		t.Fatalf("written catalog: %v", err)
+	}
+	if err := os.WriteFile(file, []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	oneLine(t, run("catalog", "--file", file), file)
 }

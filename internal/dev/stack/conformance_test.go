@@ -28,7 +28,7 @@ func nodeDir(t *testing.T) string {
 }
 
 // policiesWithConformance copies the repository's policies and pins the conformance
-// fixture server's tools in the catalog (all read-only), as `gatehouse catalog` would for an
+// fixture server's tools in the catalog (all read-only), as `gatehouse-dev catalog` would for an
 // adapter, so that the default policy decides on them.
 func policiesWithConformance(t *testing.T) string {
 	t.Helper()

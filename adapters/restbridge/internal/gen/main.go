@@ -4,7 +4,7 @@
 //
 //	go generate ./adapters/restbridge
 //
-// after `gatehouse catalog --write`; TestOpenAPIIsCurrent fails while the committed copy is
+// after `gatehouse-dev catalog --write`; TestOpenAPIIsCurrent fails while the committed copy is
 // stale. It lives apart from the bridge's binary, which would otherwise link every adapter.
 package main
 
