@@ -37,7 +37,9 @@ type Options struct {
 	Pin bool
 	// Only, if set, runs the scenarios whose names contain it (and the first, whose
 	// capacity the open-loop ones are offered a multiple of).
-	Only     string
+	Only string
+	// Overload is the multiple of capacity the overload scenario offers (2 if unset).
+	Overload float64
 	Out      io.Writer // the report (Markdown)
 	Progress io.Writer
 }
@@ -84,12 +86,15 @@ type scenario struct {
 	load     float64 // open loop: multiple of the server's capacity
 }
 
-var scenarios = []scenario{
-	{name: "token reused, 64 in flight", inflight: 64},
-	{name: "new token per Check, 64 in flight", fresh: true, inflight: 64},
-	{name: "new token per Check, 1,000 in flight", fresh: true, inflight: 1000},
-	{name: "token reused, 50 % of capacity (open loop)", load: 0.5},
-	{name: "token reused, 2× capacity (open loop)", load: 2},
+// scenariosFor lists the scenarios, the last offering overload × capacity.
+func scenariosFor(overload float64) []scenario {
+	return []scenario{
+		{name: "token reused, 64 in flight", inflight: 64},
+		{name: "new token per Check, 64 in flight", fresh: true, inflight: 64},
+		{name: "new token per Check, 1,000 in flight", fresh: true, inflight: 1000},
+		{name: "token reused, 50 % of capacity (open loop)", load: 0.5},
+		{name: fmt.Sprintf("token reused, %g× capacity (open loop)", overload), load: overload},
+	}
 }
 
 // Run starts the issuer and both servers, checks equivalence, measures, and writes the report.
@@ -155,6 +160,10 @@ func Run(ctx context.Context, o Options) error {
 	// Each fresh run takes its own share of the pool, so no token is ever seen twice.
 	share := o.Tokens / (2 * o.Rounds * 2)
 
+	if o.Overload == 0 {
+		o.Overload = 2
+	}
+	scenarios := scenariosFor(o.Overload)
 	capacity := map[string]float64{}
 	all := map[string][]Result{}
 	for i, sc := range scenarios {
@@ -206,7 +215,7 @@ func Run(ctx context.Context, o Options) error {
 			all[sc.name] = append(all[sc.name], *r)
 		}
 	}
-	report(o.Out, all)
+	report(o.Out, scenarios, all)
 	return nil
 }
 
@@ -275,7 +284,7 @@ func mb(b int64) string { return fmt.Sprintf("%.0f MB", float64(b)/(1<<20)) }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
 
-func report(w io.Writer, all map[string][]Result) {
+func report(w io.Writer, scenarios []scenario, all map[string][]Result) {
 	fmt.Fprintln(w, "| scenario | server | Checks/s | CPU/Check | RSS (peak) | p50 | p99 | service p99 | allowed | refused 503 | denied | timed out | errors |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, sc := range scenarios {

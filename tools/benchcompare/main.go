@@ -24,6 +24,7 @@ func main() {
 	flag.IntVar(&o.Tokens, "tokens", 80000, "tokens minted for the new-token scenarios")
 	flag.BoolVar(&o.Pin, "pin", true, "run the servers and the load generator on CPUs of their own (half each)")
 	flag.StringVar(&o.Only, "only", "", "run only the scenarios whose names contain this (and the capacity run)")
+	flag.Float64Var(&o.Overload, "overload", 2, "the multiple of capacity the overload scenario offers")
 	flag.Parse()
 	work, err := os.MkdirTemp("", "benchcompare-")
 	if err != nil {
