@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/gatehouse-mcp/gatehouse/internal/catalog"
 	"github.com/gatehouse-mcp/gatehouse/internal/config"
 )
@@ -145,6 +147,26 @@ func BenchmarkCheckInProcess(b *testing.B) {
 		resp, err := h.svc.Authz.Check(context.Background(), req)
 		if err != nil || resp.GetOkResponse() == nil {
 			b.Fatal("check failed", err)
+		}
+	}
+}
+
+// BenchmarkMarshalAllowed measures what gRPC's codec does with the answer to an allowed
+// tools/call before it is written: proto.Marshal of the CheckResponse Server.Check returned
+// (headers, and the dynamic metadata with the caller's subject for the response side).
+//
+//	go test ./internal/proxy/authz -run '^$' -bench BenchmarkMarshalAllowed -benchmem
+func BenchmarkMarshalAllowed(b *testing.B) {
+	h := newHarness(b, withQuietLogs())
+	tok := h.token(cc, "alice", []string{"network-engineers"})
+	resp, err := h.svc.Authz.Check(context.Background(), mcpPost(cc, tok, callBody(7, "list_devices", map[string]any{"limit": 50})))
+	if err != nil || resp.GetOkResponse() == nil || resp.GetDynamicMetadata() == nil {
+		b.Fatal("check failed", err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := proto.Marshal(resp); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
