@@ -66,7 +66,7 @@ func TestCommands(t *testing.T) {
 	for _, p := range clitest.Paths(newRoot()) {
 		got = append(got, strings.Join(p, " "))
 	}
-	want := []string{"", "simulate", "simulate catalyst-center", "simulate github", "simulate radkit", "simulate servicenow", "token", "help"}
+	want := []string{"", "catalog", "simulate", "simulate catalyst-center", "simulate github", "simulate radkit", "simulate servicenow", "token", "help"}
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("commands %q, want %q", got, want)
 	}
