@@ -22,18 +22,7 @@ import (
 // most once a second, instead of queueing until the deadline; once the queue drains, Checks
 // are decided again.
 func TestOverloadRefusedEarly(t *testing.T) {
-	// slow_tool holds its evaluation slot, idle, until eval_timeout cuts it: 1 s of service
-	// time without burning CPU (the policy waits on a server that never answers in time).
-	sleeper := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-r.Context().Done():
-		case <-time.After(10 * time.Second):
-		}
-	}))
-	t.Cleanup(sleeper.Close)
-	dir := copyPolicies(t)
-	writePolicyFile(t, dir, "slow.rego", "package gatehouse.authz\n\nimport rego.v1\n\nallow if {\n\tinput.mcp.name == \"slow_tool\"\n\thttp.send({\"method\": \"GET\", \"url\": \""+sleeper.URL+"\"}).status_code == 200\n}\n")
-	h := newHarness(t, withPolicyDir(dir), withConfig(func(c *config.Config) { c.Policy.EvalTimeout = time.Second }))
+	h := newHarness(t, withPolicyDir(slowToolPolicies(t)), withConfig(func(c *config.Config) { c.Policy.EvalTimeout = time.Second }))
 	tok := h.token(cc, "root", []string{"admin"})
 	fast := mcpPost(cc, tok, callBody(1, "list_devices", nil))
 	check := func(timeout time.Duration, body string) (codes.Code, time.Duration) {
@@ -80,6 +69,22 @@ func TestOverloadRefusedEarly(t *testing.T) {
 	}
 }
 
+// slowToolPolicies is the default policies plus slow_tool, which holds its evaluation slot,
+// idle, until policy.eval_timeout cuts it: a service time without burning CPU (the policy
+// waits on a server that never answers in time).
+func slowToolPolicies(t *testing.T) string {
+	sleeper := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-time.After(10 * time.Second):
+		}
+	}))
+	t.Cleanup(sleeper.Close)
+	dir := copyPolicies(t)
+	writePolicyFile(t, dir, "slow.rego", "package gatehouse.authz\n\nimport rego.v1\n\nallow if {\n\tinput.mcp.name == \"slow_tool\"\n\thttp.send({\"method\": \"GET\", \"url\": \""+sleeper.URL+"\"}).status_code == 200\n}\n")
+	return dir
+}
+
 func grepLines(s, sub string) string {
 	var out []string
 	for l := range strings.SplitSeq(s, "\n") {
@@ -117,16 +122,7 @@ func TestAdmittedUntilStreamEnds(t *testing.T) {
 // authz.max_queue_wait is refused even if its deadline is far; before any refusal the same
 // Check queues.
 func TestSustainedOverloadShortensTheQueue(t *testing.T) {
-	sleeper := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-r.Context().Done():
-		case <-time.After(10 * time.Second):
-		}
-	}))
-	t.Cleanup(sleeper.Close)
-	dir := copyPolicies(t)
-	writePolicyFile(t, dir, "slow.rego", "package gatehouse.authz\n\nimport rego.v1\n\nallow if {\n\tinput.mcp.name == \"slow_tool\"\n\thttp.send({\"method\": \"GET\", \"url\": \""+sleeper.URL+"\"}).status_code == 200\n}\n")
-	h := newHarness(t, withPolicyDir(dir), withConfig(func(c *config.Config) {
+	h := newHarness(t, withPolicyDir(slowToolPolicies(t)), withConfig(func(c *config.Config) {
 		c.Policy.EvalTimeout = 500 * time.Millisecond
 		c.Authz.MaxQueueWait = 50 * time.Millisecond
 	}))
