@@ -308,8 +308,12 @@ func (s *Server) overloaded() error {
 			Str("gatehouse.outcome", string(OutcomeOverloaded)).
 			Msg("a Check could not be decided before its deadline and was refused unstarted (UNAVAILABLE; Envoy answers 503): the service is saturated")
 	}
-	return status.Error(codes.Unavailable, "authz service overloaded: the Check could not be decided before its deadline; retry")
+	return errOverloaded
 }
+
+// errOverloaded is every refusal's answer, made once: under a flood each refusal is worth
+// its few allocations, and grpc-go only reads a status.
+var errOverloaded = status.Error(codes.Unavailable, "authz service overloaded: the Check could not be decided before its deadline; retry")
 
 // ewma is a moving average of durations (weight 1/16 unless said), safe for concurrent use; a lost
 // update under contention only delays the average by one sample.
