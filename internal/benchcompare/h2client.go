@@ -239,22 +239,26 @@ func (c *h2conn) send(msg []byte, timeout time.Duration, done func(answer, time.
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	// Counted as waiting before it looks, so that a call ending in between (release) sees
+	// it and wakes it.
+	c.waiting.Add(1)
 	for uint32(c.active.Load()) >= c.maxStreams.Load() {
 		if err := c.failed(); err != nil {
+			c.waiting.Add(-1)
 			return err
 		}
-		c.waiting.Add(1)
 		c.room.Wait()
-		c.waiting.Add(-1)
 	}
-	if err := c.failed(); err != nil {
-		return err
-	}
+	c.waiting.Add(-1)
 	id := c.nextID
 	c.nextID += 2
 	now := time.Now()
 	call := &h2call{start: now, deadline: now.Add(timeout), done: done}
 	c.mu.Lock()
+	if c.err != nil { // checked with the insert: fail ends every call it finds, and only those
+		c.mu.Unlock()
+		return c.err
+	}
 	c.streams[id] = call
 	heap.Push(&c.order, expiry{id, call.deadline})
 	c.mu.Unlock()
@@ -363,11 +367,7 @@ func (c *h2conn) read() {
 		case *http2.RSTStreamFrame:
 			// After an answer's trailers (a refused call that had not finished sending) this
 			// finds no call; before them, the call failed.
-			code := codes.Internal
-			if f.ErrCode == http2.ErrCodeRefusedStream {
-				code = codes.Unavailable
-			}
-			c.finish(f.StreamID, answer{rpc: code})
+			c.finish(f.StreamID, answer{rpc: c.resetCode(f)})
 		case *http2.GoAwayFrame:
 			err = fmt.Errorf("the server sent GOAWAY (%v)", f.ErrCode)
 		}
@@ -376,6 +376,25 @@ func (c *h2conn) read() {
 			return
 		}
 	}
+}
+
+// resetCode is what a call the server reset got: REFUSED_STREAM is a retryable refusal, and
+// CANCEL once the call's deadline has passed is grpc-go's server ending it at its deadline
+// (a moment before the expiry loop would have).
+func (c *h2conn) resetCode(f *http2.RSTStreamFrame) codes.Code {
+	switch f.ErrCode {
+	case http2.ErrCodeRefusedStream:
+		return codes.Unavailable
+	case http2.ErrCodeCancel:
+		c.mu.Lock()
+		call := c.streams[f.StreamID]
+		c.mu.Unlock()
+		if call != nil && !time.Now().Before(call.deadline) {
+			return codes.DeadlineExceeded
+		}
+		return codes.Canceled
+	}
+	return codes.Internal
 }
 
 func (c *h2conn) settings(f *http2.SettingsFrame) error {

@@ -88,8 +88,8 @@ type Authz struct {
 	ShutdownGrace time.Duration `yaml:"shutdown_grace"`
 	// MaxQueueWait is the longest a Check may be expected to wait for a worker while the
 	// service is refusing Checks for lack of time (overloaded in the last second); beyond
-	// it the Check is refused at once (UNAVAILABLE). Otherwise a Check may wait up to half
-	// its deadline.
+	// it, and beyond one service time, the Check is refused at once (UNAVAILABLE).
+	// Otherwise a Check may wait up to half its deadline.
 	MaxQueueWait time.Duration `yaml:"max_queue_wait"`
 	// BindingKeysFile holds the keys that bind session and task ids to their caller (one
 	// hex or base64 key of 32+ bytes per line, the signing key first). Every authz replica

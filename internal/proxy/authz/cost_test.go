@@ -29,6 +29,16 @@ func TestCostPerCompletedCheck(t *testing.T) {
 	if got, want := c.drainPer(), 100*time.Microsecond/time.Duration(runtime.GOMAXPROCS(0)); got != want {
 		t.Fatalf("pace after an idle spell with other work: %s, want %s (unchanged)", got, want)
 	}
+	// A reading that fails (0) is no baseline: the window after it is not charged the
+	// process's whole life.
+	saved := cpu
+	cpu = 0
+	complete(40, time.Millisecond, 0)
+	cpu = saved
+	complete(100, time.Millisecond, 100*time.Microsecond)
+	if got, want := c.drainPer(), 100*time.Microsecond/time.Duration(runtime.GOMAXPROCS(0)); got != want {
+		t.Fatalf("pace after a failed reading: %s, want %s (unchanged)", got, want)
+	}
 	// The service gets dearer per Check (refusals, collection): the pace follows.
 	complete(2000, time.Millisecond, 300*time.Microsecond)
 	if got, want := c.drainPer(), 300*time.Microsecond/time.Duration(runtime.GOMAXPROCS(0)); got < want*9/10 {

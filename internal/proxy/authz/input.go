@@ -2,6 +2,7 @@ package authz
 
 import (
 	"crypto/sha256"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -155,7 +156,9 @@ func (d *derived) listing() []byte {
 		entry = protowire.AppendString(entry, "subject")
 		entry = protowire.AppendTag(entry, 2, protowire.BytesType)
 		entry = protowire.AppendBytes(entry, value)
-		d.listingV = protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), entry)
+		// Clipped: every response for the token shares it, and one merged into would
+		// otherwise append into the others' bytes.
+		d.listingV = slices.Clip(protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), entry))
 	})
 	return d.listingV
 }

@@ -119,8 +119,9 @@ func TestAdmittedUntilStreamEnds(t *testing.T) {
 }
 
 // While the service is refusing Checks, a Check that would wait longer than
-// authz.max_queue_wait is refused even if its deadline is far; before any refusal the same
-// Check queues.
+// authz.max_queue_wait (and than one service time, always worth waiting for) is refused even
+// if its deadline is far; before any refusal the same Check queues. A caller that cancels
+// does not turn the short queue on.
 func TestSustainedOverloadShortensTheQueue(t *testing.T) {
 	h := newHarness(t, withPolicyDir(slowToolPolicies(t)), withConfig(func(c *config.Config) {
 		c.Policy.EvalTimeout = 500 * time.Millisecond
@@ -135,25 +136,33 @@ func TestSustainedOverloadShortensTheQueue(t *testing.T) {
 		return status.Code(err)
 	}
 	check(10*time.Second, callBody(1, "slow_tool", nil)) // the service time: 500 ms
+	workers := 2 * runtime.GOMAXPROCS(0)
 	var wg sync.WaitGroup
+	// Two waves of 500 ms Checks: every worker busy, and as many queued behind them.
 	occupy := func() {
-		for i := range 2 * runtime.GOMAXPROCS(0) {
+		for i := range 2 * workers {
 			wg.Go(func() { check(10*time.Second, callBody(10+i, "slow_tool", nil)) })
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(150 * time.Millisecond)
 	}
 	occupy()
-	// Behind a wave of 500 ms Checks, with 10 s to go: queued and decided.
+	// A caller that gives up while its Check queues is not overload.
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { time.Sleep(50 * time.Millisecond); cancel() }()
+	if _, err := h.client.Check(ctx, mcpPost(cc, tok, callBody(6, "list_devices", nil))); status.Code(err) != codes.Canceled {
+		t.Fatalf("a canceled Check: %v", err)
+	}
+	// Behind two waves, with 10 s to go: queued and decided.
 	if c := check(10*time.Second, callBody(2, "list_devices", nil)); c != codes.OK {
 		t.Fatalf("a Check with time to wait was refused (%s) before any overload", c)
 	}
 	wg.Wait()
 	occupy()
-	// One that cannot wait 500 ms is refused, and the service is now refusing...
+	// One that cannot wait a second is refused, and the service is now refusing...
 	if c := check(300*time.Millisecond, callBody(3, "list_devices", nil)); c != codes.Unavailable {
 		t.Fatalf("a Check that cannot be decided in time got %s", c)
 	}
-	// ...so one that would wait 500 ms is refused too, with all the time in the world.
+	// ...so one that would wait two waves is refused too, with all the time in the world.
 	if c := check(10*time.Second, callBody(4, "list_devices", nil)); c != codes.Unavailable {
 		t.Fatalf("in sustained overload a Check expected to wait past max_queue_wait got %s, want UNAVAILABLE", c)
 	}

@@ -20,6 +20,7 @@ package authz
 
 import (
 	"context"
+	"errors"
 	"runtime"
 	"strings"
 	"sync"
@@ -167,7 +168,7 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 	case <-ctx.Done():
 		// Envoy has given up on this Check (its ext_authz timeout); it fails closed itself.
 		s.waiting.Add(-1)
-		return nil, j.refused(s.overloaded())
+		return nil, j.refused(s.abandoned(ctx))
 	}
 	<-j.done
 	if j.panicked != nil {
@@ -219,7 +220,7 @@ func (s *Server) run(j *job) {
 	// reached a worker is always tried, so the service time keeps being learned (an estimate
 	// alone, once too high, would refuse every Check and never learn otherwise).
 	if j.ctx.Err() != nil {
-		j.err = j.refused(s.overloaded())
+		j.err = j.refused(s.abandoned(j.ctx))
 		return
 	}
 	s.busy.Add(1)
@@ -289,7 +290,10 @@ func (s *Server) canFinish(now, deadline time.Time, waiting int64) bool {
 	if g := s.cost.drainPer(); g > 0 {
 		wait = max(wait, time.Duration(waiting)*g)
 	}
-	if wait > s.cfg.Authz.MaxQueueWait && now.UnixNano()-s.lastRefusal.Load() < int64(time.Second) {
+	// One wave is always worth waiting for: with Checks slower than max_queue_wait (a policy
+	// that calls out, a large body) anything else would refuse every Check that finds the
+	// workers busy, and each refusal would keep the short queue on.
+	if wait > max(s.cfg.Authz.MaxQueueWait, st) && now.UnixNano()-s.lastRefusal.Load() < int64(time.Second) {
 		return false
 	}
 	return now.Add(2*wait + st).Before(deadline)
@@ -299,9 +303,24 @@ func (s *Server) canFinish(now, deadline time.Time, waiting int64) bool {
 // deadline, and logs it at most once a second: under a flood the count is what matters, and
 // the log must not become the flood.
 func (s *Server) overloaded() error {
-	s.metrics.queueTimeouts.Inc()
 	t := s.now()
 	s.lastRefusal.Store(t.UnixNano())
+	return s.dropped(t)
+}
+
+// abandoned is overloaded for a Check whose context ended while it queued: the service is
+// overloaded if its deadline passed, but a caller that went away (canceled) says nothing
+// about the queue, so it does not turn the short queue on.
+func (s *Server) abandoned(ctx context.Context) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return s.overloaded()
+	}
+	return s.dropped(s.now())
+}
+
+// dropped counts and logs a Check not decided for lack of time.
+func (s *Server) dropped(t time.Time) error {
+	s.metrics.queueTimeouts.Inc()
 	now := t.Unix()
 	if last := s.lastOverloadLog.Load(); now > last && s.lastOverloadLog.CompareAndSwap(last, now) {
 		s.log.Warn().Str("event.action", "mcp-authorize").Str("event.outcome", "failure").
@@ -372,10 +391,15 @@ func (c *cost) completed(now time.Time) {
 		return
 	}
 	cpu := read()
-	if cpu > c.cpu0 && now.Sub(c.start) <= costMaxWindow {
+	if cpu > c.cpu0 && c.cpu0 > 0 && now.Sub(c.start) <= costMaxWindow {
 		c.per.observeWeighted((cpu-c.cpu0)/time.Duration(c.n), 4)
 	}
+	// A failed reading (0) starts no window: measured from it, the next window would
+	// charge the process's whole life to a few Checks.
 	c.start, c.cpu0, c.n = now, cpu, 0
+	if cpu == 0 {
+		c.start = time.Time{}
+	}
 }
 
 // drainPer is how long the saturated service takes per Check (0 until measured).
