@@ -89,7 +89,7 @@ type Authz struct {
 	// MaxQueueWait is the longest a Check may be expected to wait for a worker while the
 	// service is refusing Checks for lack of time (overloaded in the last second); beyond
 	// it, and beyond one service time, the Check is refused at once (UNAVAILABLE).
-	// Otherwise a Check may wait up to half its deadline.
+	// Otherwise a Check may wait up to a quarter of its remaining time.
 	MaxQueueWait time.Duration `yaml:"max_queue_wait"`
 	// BindingKeysFile holds the keys that bind session and task ids to their caller (one
 	// hex or base64 key of 32+ bytes per line, the signing key first). Every authz replica

@@ -268,12 +268,13 @@ func (s *Server) Admit(ctx context.Context, info *tap.Info) (context.Context, er
 // service time. A Check for which a worker is free, or any Check before a service time is
 // known, is admitted.
 //
-// It may wait at most half its remaining time (the rest is the margin for the time it spent
-// before the service saw it, and for the estimate's error) and, while the service is
-// refusing Checks (overloaded in the last second), at most authz.max_queue_wait: in
-// sustained overload a long queue only delays every answer, and the Checks held in it cost
-// goroutines, memory and collection time that the Checks being decided then lack
-// (BENCHMARKS.md).
+// It may wait at most a quarter of its remaining time (the rest is the margin for the time
+// it spent before the service saw it, and for the estimate's error; half let the backlog
+// that builds before the first refusal outgrow stock OPA's memory at 1.3x capacity) and,
+// while the service is refusing Checks for lack of time (in the last second), at most
+// authz.max_queue_wait or one service time: in sustained overload a long queue only delays
+// every answer, and the Checks held in it cost goroutines, memory and collection time that
+// the Checks being decided then lack (BENCHMARKS.md).
 func (s *Server) canFinish(now, deadline time.Time, waiting int64) bool {
 	st := s.serviceTime.get()
 	if st == 0 {
@@ -296,7 +297,7 @@ func (s *Server) canFinish(now, deadline time.Time, waiting int64) bool {
 	if wait > max(s.cfg.Authz.MaxQueueWait, st) && now.UnixNano()-s.lastRefusal.Load() < int64(time.Second) {
 		return false
 	}
-	return now.Add(2*wait + st).Before(deadline)
+	return now.Add(4*wait + st).Before(deadline)
 }
 
 // overloaded counts a Check refused or dropped because it could not be decided before its
