@@ -146,8 +146,9 @@ const (
 // every outcome is a CheckResponse, so that Envoy relays our answer rather than its own.
 //
 // The one gRPC error is UNAVAILABLE for a Check that cannot be decided before its caller's
-// deadline: refused on arrival when the queue ahead of it (at the recent service time) would
-// outlast the deadline, and dropped unstarted when its deadline passed while it queued.
+// deadline: refused on arrival (by Admit, and again here) when the backlog ahead of it would
+// take too much of its remaining time (canFinish), and dropped unstarted when its deadline
+// passed while it queued.
 // Envoy then fails closed at once with a retryable 503 (status_on_error), instead of waiting
 // out its timeout while the service spends CPU on answers nobody will read.
 func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, error) {
