@@ -107,6 +107,7 @@ fuzz:
 	$(GO) test ./adapters/servicenow/sim -run '^$$' -fuzz FuzzQuery -fuzztime 30s
 	$(GO) test ./internal/proxy/authz -run '^$$' -fuzz FuzzSplitObject -fuzztime 30s
 	$(GO) test ./internal/proxy/binding -run '^$$' -fuzz FuzzUnwrap -fuzztime 30s
+	$(GO) test ./internal/benchcompare -run '^$$' -fuzz FuzzParseCheckResponse -fuzztime 30s
 	$(GO) test ./adapters/kit/devicecmd -run '^$$' -fuzz FuzzNormalise -fuzztime 30s
 	$(GO) test ./adapters/radkit -run '^$$' -fuzz FuzzParse -fuzztime 30s
 	$(GO) test ./adapters/github -run '^$$' -fuzz FuzzScopeQuery -fuzztime 30s

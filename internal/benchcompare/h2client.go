@@ -550,7 +550,9 @@ func (c *h2conn) fail(err error) {
 func (c *h2conn) close() { c.fail(errConnClosed) }
 
 // parseCheckResponse reads a gRPC message holding a CheckResponse for the fields an answer
-// has: status (1) .code (1), denied_response (2) .status (1) .code (1), ok_response (3).
+// has: status (1) .code (1), denied_response (2) .status (1) .code (1), ok_response (3). As
+// protobuf decoding does, a repeated message field merges (a field it leaves out keeps its
+// value) and the last of the oneof (denied_response, ok_response, error_response (5)) wins.
 func parseCheckResponse(msg []byte) (answer, error) {
 	if len(msg) < 5 || msg[0] != 0 || int(binary.BigEndian.Uint32(msg[1:5])) != len(msg)-5 {
 		return answer{}, errors.New("not one uncompressed gRPC message")
@@ -559,20 +561,21 @@ func parseCheckResponse(msg []byte) (answer, error) {
 	err := fields(msg[5:], func(num protowire.Number, v []byte) error {
 		switch num {
 		case 1:
-			code, err := varintField(v, 1)
-			a.check = int32(code)
-			return err
+			return varintField(v, 1, func(code uint64) { a.check = int32(code) })
 		case 2:
+			if a.ok {
+				a.ok, a.denied = false, 0 // the oneof switches to denied_response
+			}
 			return fields(v, func(num protowire.Number, v []byte) error {
 				if num != 1 {
 					return nil
 				}
-				code, err := varintField(v, 1)
-				a.denied = int32(code)
-				return err
+				return varintField(v, 1, func(code uint64) { a.denied = int32(code) })
 			})
 		case 3:
-			a.ok = true
+			a.ok, a.denied = true, 0
+		case 5: // error_response, the oneof's third member
+			a.ok, a.denied = false, 0
 		}
 		return nil
 	})
@@ -606,27 +609,27 @@ func fields(b []byte, f func(protowire.Number, []byte) error) error {
 	return nil
 }
 
-// varintField is the varint field want of a protobuf message (0 when absent).
-func varintField(b []byte, want protowire.Number) (uint64, error) {
-	var out uint64
+// varintField calls set with each value of the varint field want of a protobuf message.
+func varintField(b []byte, want protowire.Number, set func(uint64)) error {
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
-			return 0, protowire.ParseError(n)
+			return protowire.ParseError(n)
 		}
 		b = b[n:]
 		if num == want && typ == protowire.VarintType {
 			v, n := protowire.ConsumeVarint(b)
 			if n < 0 {
-				return 0, protowire.ParseError(n)
+				return protowire.ParseError(n)
 			}
-			out, b = v, b[n:]
+			set(v)
+			b = b[n:]
 			continue
 		}
 		if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
-			return 0, protowire.ParseError(n)
+			return protowire.ParseError(n)
 		}
 		b = b[n:]
 	}
-	return out, nil
+	return nil
 }

@@ -176,3 +176,30 @@ func frameResponse(resp *authv3.CheckResponse) ([]byte, error) {
 	}
 	return append([]byte{0, 0, 0, 0, byte(len(b))}, b...), nil
 }
+
+// Whatever bytes protobuf decodes as a CheckResponse, parseCheckResponse reads the same
+// answer from.
+func FuzzParseCheckResponse(f *testing.F) {
+	for _, resp := range []*authv3.CheckResponse{
+		{Status: &rpcstatus.Status{}, HttpResponse: &authv3.CheckResponse_OkResponse{OkResponse: &authv3.OkHttpResponse{}}},
+		{Status: &rpcstatus.Status{Code: 7}, HttpResponse: &authv3.CheckResponse_DeniedResponse{DeniedResponse: &authv3.DeniedHttpResponse{
+			Status: &typev3.HttpStatus{Code: 503}, Body: "busy"}}},
+	} {
+		b, err := proto.Marshal(resp)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+		f.Add(append(b, b...)) // a field repeated: messages merge, the oneof's last wins
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var resp authv3.CheckResponse
+		if proto.Unmarshal(b, &resp) != nil {
+			return
+		}
+		got, err := parseCheckResponse(append([]byte{0, byte(len(b) >> 24), byte(len(b) >> 16), byte(len(b) >> 8), byte(len(b))}, b...))
+		if want := answerOf(&resp, nil); err != nil || got != want {
+			t.Fatalf("%x: got %+v (%v), protobuf says %+v", b, got, err, want)
+		}
+	})
+}
