@@ -582,54 +582,48 @@ func parseCheckResponse(msg []byte) (answer, error) {
 	return a, err
 }
 
-// fields calls f with each length-delimited field of a protobuf message, skipping the rest.
-func fields(b []byte, f func(protowire.Number, []byte) error) error {
+// walk calls f with each field of a protobuf message: its number, its type and its value
+// (the contents of a length-delimited field, the encoding of any other).
+func walk(b []byte, f func(protowire.Number, protowire.Type, []byte) error) error {
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
 			return protowire.ParseError(n)
 		}
 		b = b[n:]
+		m := protowire.ConsumeFieldValue(num, typ, b)
+		if m < 0 {
+			return protowire.ParseError(m)
+		}
+		v := b[:m]
 		if typ == protowire.BytesType {
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 {
-				return protowire.ParseError(n)
-			}
-			if err := f(num, v); err != nil {
-				return err
-			}
-			b = b[n:]
-			continue
+			v, _ = protowire.ConsumeBytes(v)
 		}
-		if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
-			return protowire.ParseError(n)
+		if err := f(num, typ, v); err != nil {
+			return err
 		}
-		b = b[n:]
+		b = b[m:]
 	}
 	return nil
 }
 
+// fields calls f with each length-delimited field of a protobuf message.
+func fields(b []byte, f func(protowire.Number, []byte) error) error {
+	return walk(b, func(num protowire.Number, typ protowire.Type, v []byte) error {
+		if typ != protowire.BytesType {
+			return nil
+		}
+		return f(num, v)
+	})
+}
+
 // varintField calls set with each value of the varint field want of a protobuf message.
 func varintField(b []byte, want protowire.Number, set func(uint64)) error {
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return protowire.ParseError(n)
-		}
-		b = b[n:]
+	return walk(b, func(num protowire.Number, typ protowire.Type, v []byte) error {
 		if num == want && typ == protowire.VarintType {
-			v, n := protowire.ConsumeVarint(b)
-			if n < 0 {
-				return protowire.ParseError(n)
-			}
-			set(v)
-			b = b[n:]
-			continue
+			x, _ := protowire.ConsumeVarint(v)
+			set(x)
 		}
-		if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
-			return protowire.ParseError(n)
-		}
-		b = b[n:]
-	}
-	return nil
+		return nil
+	})
 }
