@@ -88,29 +88,32 @@ func Handler(component, name string, attrs func(*http.Request) []attribute.KeyVa
 		ctx, span := Tracer(component).Start(FromHTTP(r.Context(), r.Header), name,
 			trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(kv...))
 		defer span.End()
-		rec := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		rec := &StatusRecorder{ResponseWriter: w, Status: http.StatusOK}
 		next.ServeHTTP(rec, r.WithContext(ctx))
-		span.SetAttributes(attribute.Int("http.response.status_code", rec.status))
-		if rec.status >= 500 {
-			span.SetStatus(codes.Error, strconv.Itoa(rec.status))
+		span.SetAttributes(attribute.Int("http.response.status_code", rec.Status))
+		if rec.Status >= 500 {
+			span.SetStatus(codes.Error, strconv.Itoa(rec.Status))
 		}
 	})
 }
 
-type statusWriter struct {
+// StatusRecorder remembers the status a handler answered (for a span, or an access log)
+// and keeps flushing working (SSE).
+type StatusRecorder struct {
 	http.ResponseWriter
-	status int
+	Status int
 }
 
-func (s *statusWriter) WriteHeader(code int) {
-	s.status = code
+func (s *StatusRecorder) WriteHeader(code int) {
+	s.Status = code
 	s.ResponseWriter.WriteHeader(code)
 }
 
-func (s *statusWriter) Flush() {
+func (s *StatusRecorder) Flush() {
 	if f, ok := s.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
 	}
 }
 
-func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+// Unwrap lets http.ResponseController reach the real writer.
+func (s *StatusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }

@@ -121,7 +121,7 @@ func New(opts Options) *Edge {
 // ServeHTTP routes one request.
 func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	rec := &statusRecorder{ResponseWriter: w, status: 200}
+	rec := &tracing.StatusRecorder{ResponseWriter: w, Status: 200}
 	route := "none"
 	// As the generated Envoy config's early header mutation, before anything reads the
 	// request: the client's trace context is kept for the logs and removed.
@@ -141,7 +141,7 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer func() {
 		e.opts.Log.Info().Str("event.action", "edge-access").Str("http.request.method", r.Method).
-			Str("url.path", r.URL.Path).Int("http.response.status_code", rec.status).Str("gatehouse.route", route).
+			Str("url.path", r.URL.Path).Int("http.response.status_code", rec.Status).Str("gatehouse.route", route).
 			Int64("event.duration", time.Since(start).Nanoseconds()).Msg("request")
 	}()
 
@@ -483,26 +483,6 @@ func isLoopback(remote string) bool {
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
 }
-
-// statusRecorder remembers the status for the access log and keeps flushing working (SSE).
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	s.status = code
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusRecorder) Flush() {
-	if f, ok := s.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-// Unwrap lets http.ResponseController reach the real writer.
-func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // setPath sets an escaped path on u, keeping its encoding for the upstream.
 func setPath(u *url.URL, escaped string) error {

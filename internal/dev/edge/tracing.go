@@ -29,11 +29,11 @@ func (e *Edge) startSpan(r *http.Request, client string) trace.Span {
 
 // endSpan names the span after the route and records the decision the authz service gave
 // (never a client-sent decision id header): the path, never the query.
-func endSpan(span trace.Span, r *http.Request, rec *statusRecorder, route string) {
+func endSpan(span trace.Span, r *http.Request, rec *tracing.StatusRecorder, route string) {
 	span.SetName("ingress " + route)
 	attrs := []attribute.KeyValue{
 		attribute.String("url.path", r.URL.Path),
-		attribute.Int("http.response.status_code", rec.status),
+		attribute.Int("http.response.status_code", rec.Status),
 		tracing.Route.String(route),
 	}
 	if holder, _ := r.Context().Value(metadataKey{}).(*metadataHolder); holder != nil { // an authorized route
@@ -45,8 +45,8 @@ func endSpan(span trace.Span, r *http.Request, rec *statusRecorder, route string
 		}
 	}
 	span.SetAttributes(attrs...)
-	if rec.status >= 500 {
-		span.SetStatus(codes.Error, strconv.Itoa(rec.status))
+	if rec.Status >= 500 {
+		span.SetStatus(codes.Error, strconv.Itoa(rec.Status))
 	}
 	span.End()
 }
