@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/x509"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -16,18 +15,9 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/adapters/kit/vaulttest"
 	"github.com/gatehouse-mcp/gatehouse/internal/certagent"
 	"github.com/gatehouse-mcp/gatehouse/internal/ecslog/ecslogtest"
+	"github.com/gatehouse-mcp/gatehouse/internal/testkit"
 	"github.com/gatehouse-mcp/gatehouse/internal/tlsfiles"
 )
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
 
 // The agent writes a certificate for its role, with the names asked for, that chains to the
 // CA it writes next to it; reports ready once it has; renews it before it expires; and counts
@@ -39,7 +29,7 @@ func TestAgentIssuesAndRenews(t *testing.T) {
 	defer vault.Close()
 	t.Setenv("VAULT_TOKEN", double.RootToken())
 	dir := t.TempDir()
-	health := freeAddr(t)
+	health := testkit.FreeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var out ecslogtest.Buffer

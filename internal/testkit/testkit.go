@@ -22,6 +22,17 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/internal/envoycheck"
 )
 
+// FreeAddr is a loopback address (127.0.0.1:port) nothing listens on at the moment.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
 // Root returns the repository root joined with parts. It is found from this file's own
 // location, so it works whatever directory `go test` runs a package in.
 func Root(parts ...string) string {
