@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -25,7 +24,7 @@ import (
 type server struct {
 	Name   string
 	cmd    *exec.Cmd
-	conns  []*grpc.ClientConn
+	conn   *grpc.ClientConn
 	client authv3.AuthorizationClient // grpc-go, for the equivalence check
 	gen    *generator                 // the load generator's connections
 	exited chan error
@@ -104,20 +103,16 @@ func start(ctx context.Context, name string, argv []string, env []string, grpcAd
 			return nil, fmt.Errorf("%s not ready after 60 s; see %s", name, errFile)
 		}
 	}
-	// One HTTP/2 connection per core, as Envoy opens one per worker thread.
-	rr := &roundRobin{}
-	for range runtime.NumCPU() {
-		conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()),
-			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(8<<20)))
-		if err != nil {
-			s.stop()
-			return nil, err
-		}
-		s.conns = append(s.conns, conn)
-		rr.clients = append(rr.clients, authv3.NewAuthorizationClient(conn))
+	// The equivalence check asks one Check at a time: one grpc-go connection.
+	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(8<<20)))
+	if err != nil {
+		s.stop()
+		return nil, err
 	}
-	s.client = rr
-	// As many for the load generator, on its own lean client (h2client.go).
+	s.conn, s.client = conn, authv3.NewAuthorizationClient(conn)
+	// The load generator: one HTTP/2 connection per core, as Envoy opens one per worker
+	// thread, on its own lean client (h2client.go).
 	s.gen = &generator{}
 	for range runtime.NumCPU() {
 		c, err := dialH2(grpcAddr)
@@ -130,19 +125,9 @@ func start(ctx context.Context, name string, argv []string, env []string, grpcAd
 	return s, nil
 }
 
-// roundRobin spreads Checks over several connections.
-type roundRobin struct {
-	clients []authv3.AuthorizationClient
-	next    atomic.Uint64
-}
-
-func (r *roundRobin) Check(ctx context.Context, in *authv3.CheckRequest, opts ...grpc.CallOption) (*authv3.CheckResponse, error) {
-	return r.clients[r.next.Add(1)%uint64(len(r.clients))].Check(ctx, in, opts...)
-}
-
 func (s *server) stop() {
-	for _, c := range s.conns {
-		_ = c.Close()
+	if s.conn != nil {
+		_ = s.conn.Close()
 	}
 	if s.gen != nil {
 		for _, c := range s.gen.conns {
