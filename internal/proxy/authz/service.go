@@ -68,7 +68,7 @@ func NewService(cfg *config.Config, log zerolog.Logger, opts oidc.Options) *Serv
 	if t := cfg.Authz.TLS; t.Enabled() {
 		// Read in Run (a bad file is a start-up error there) and re-read while serving.
 		s.certs = tlsfiles.New(tlsfiles.Files{CertFile: t.CertFile, KeyFile: t.KeyFile, CAFile: t.ClientCAFile, PeerSANs: t.ClientSANs})
-		srvOpts = append(srvOpts, grpc.Creds(credentials.NewTLS(s.certs.ServerConfig())))
+		srvOpts = append(srvOpts, grpc.Creds(loggedHandshakes{credentials.NewTLS(s.certs.ServerConfig()), ecslog.HandshakeFailures(log, 10)}))
 	}
 	s.grpc = grpc.NewServer(srvOpts...)
 	authv3.RegisterAuthorizationServer(s.grpc, s.Authz)

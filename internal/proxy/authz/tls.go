@@ -3,7 +3,10 @@ package authz
 import (
 	"context"
 	"fmt"
+	"net"
 	"time"
+
+	"google.golang.org/grpc/credentials"
 )
 
 // certReloadInterval is how often authz.tls files are checked for a rotation.
@@ -35,4 +38,24 @@ func (s *Service) startTLS(ctx context.Context) error {
 		s.Log.Info().Str("event.action", "tls-reload").Str("event.outcome", "success").Msg("serving a new certificate on the gRPC port")
 	})
 	return nil
+}
+
+// loggedHandshakes reports every failed TLS handshake on the gRPC port (a caller without the
+// edge's certificate, plain text on a TLS port), which grpc-go only logs at its info level
+// (off by default), so that the security team sees who was refused (ecslog.HandshakeFailures).
+type loggedHandshakes struct {
+	credentials.TransportCredentials
+	failed func(net.Addr, error)
+}
+
+func (c loggedHandshakes) ServerHandshake(raw net.Conn) (net.Conn, credentials.AuthInfo, error) {
+	conn, info, err := c.TransportCredentials.ServerHandshake(raw)
+	if err != nil {
+		c.failed(raw.RemoteAddr(), err)
+	}
+	return conn, info, err
+}
+
+func (c loggedHandshakes) Clone() credentials.TransportCredentials {
+	return loggedHandshakes{c.TransportCredentials.Clone(), c.failed}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
+	"fmt"
 	"net"
 	"path/filepath"
 	"strings"
@@ -95,6 +97,41 @@ func TestAuthzGRPCRequiresTheEdgeCertificate(t *testing.T) {
 		if err := check(creds); err == nil {
 			t.Errorf("%s: the authz service answered", name)
 		}
+	}
+	// Each refusal is an ECS line with the caller's address and the reason; a TCP connection
+	// closed before any byte (a probe) is not a handshake and leaves none.
+	probe, err := net.Dial("tcp", gl.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	probe.Close()
+	var reasons []string
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		reasons = reasons[:0]
+		for _, raw := range strings.Split(logs.String(), "\n") {
+			var line map[string]any
+			if json.Unmarshal([]byte(raw), &line) != nil || line["event.action"] != "tls-handshake" {
+				continue
+			}
+			if line["client.address"] != "127.0.0.1" || line["event.outcome"] != "failure" || line["log.level"] != "warn" {
+				t.Errorf("handshake line %v", line)
+			}
+			reasons = append(reasons, fmt.Sprint(line["error.message"]))
+		}
+		if len(reasons) >= 3 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	all := strings.Join(reasons, " | ")
+	for _, want := range []string{"didn't provide a certificate", "names none of", "does not look like a TLS handshake"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("no refused handshake logged with %q: %s", want, all)
+		}
+	}
+	if strings.Contains(all, "EOF") {
+		t.Errorf("the probe was logged as a handshake: %s", all)
 	}
 }
 
