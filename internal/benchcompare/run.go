@@ -40,6 +40,9 @@ type Options struct {
 	Only string
 	// Overload is the multiple of capacity the overload scenario offers (2 if unset).
 	Overload float64
+	// Self is this program, which Run starts as the refusal server (floor.go) after the
+	// scenarios and offers the overload scenario's rate; with Self empty it does not.
+	Self     string
 	Out      io.Writer // the report (Markdown)
 	Progress io.Writer
 }
@@ -216,7 +219,11 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}
 	report(o.Out, scenarios, all)
-	return nil
+	last := all[scenarios[len(scenarios)-1].name]
+	if o.Self == "" || len(last) == 0 {
+		return nil
+	}
+	return floor(ctx, o, wrap, reused, all[scenarios[0].name][0], last[0], progress)
 }
 
 // mint makes n requests, each with a token of its own, encoded as gRPC messages.
