@@ -98,7 +98,7 @@ var floorLoads = []float64{1, 2, 4}
 
 // floor measures the refusal server offered what Gatehouse was offered in the overload
 // scenario and multiples of it, and reports the goodput that grpc-go's own cost of a refusal
-// leaves at that overload.
+// leaves at that overload; capacity is Gatehouse's best capacity round.
 func floor(ctx context.Context, o Options, wrap func([]string) []string, reused []byte, capacity, overload Result, progress func(string, ...any)) error {
 	ref, err := startRefusals(ctx, wrap, o.Self, o.WorkDir)
 	if err != nil {
@@ -142,7 +142,7 @@ func floor(ctx context.Context, o Options, wrap func([]string) []string, reused 
 	a := capacity.cpuPerCheck()
 	allowed := float64(overload.Allowed) / overload.Sending.Seconds()
 	fmt.Fprintf(o.Out, "\nWith Gatehouse's %d µs per Check at capacity, refusals at grpc-go's cheapest (%.1f µs) leave at most "+
-		"**%.0f %%** of capacity as goodput at %g× capacity; Gatehouse allowed %.0f/s there, %.0f %% of its %.0f/s.\n",
+		"**%.0f %%** of capacity as goodput at %g× capacity; Gatehouse allowed %.0f/s there, %.0f %% of its %.0f/s (its best capacity round).\n",
 		a.Microseconds(), float64(cheapest)/float64(time.Microsecond), 100*goodputBound(a, cheapest, o.Overload), o.Overload,
 		allowed, 100*allowed/capacity.rate(), capacity.rate())
 	return nil
