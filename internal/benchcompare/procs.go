@@ -199,6 +199,30 @@ func (s *server) memory() (rss, hwm int64, err error) {
 	return rss, hwm, sc.Err()
 }
 
+// settle waits, up to limit, until the server's RSS has stopped falling (it gives back what the
+// run before left: a burst of 1,000 Checks in flight leaves more than the next, lighter run
+// needs), so that the peak the next run reports is its own. It is settled once RSS fell less
+// than a megabyte over the last second.
+func (s *server) settle(ctx context.Context, limit time.Duration) {
+	const step = 250 * time.Millisecond
+	var last []int64
+	for deadline := time.Now().Add(limit); time.Now().Before(deadline); {
+		rss, _, err := s.memory()
+		if err != nil {
+			return
+		}
+		last = append(last, rss)
+		if n := len(last); n > int(time.Second/step) && last[n-1-int(time.Second/step)]-rss < 1<<20 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(step):
+		}
+	}
+}
+
 // resetPeak resets VmHWM to the current RSS (clear_refs 5), so each run reports its own peak.
 func (s *server) resetPeak() {
 	_ = os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", s.cmd.Process.Pid), []byte("5"), 0o200)

@@ -247,6 +247,7 @@ func mint(c caller, body string, n int) ([][]byte, error) {
 
 func measure(ctx context.Context, s *server, sc scenario, reqs requests, capacity float64, o Options) (Result, error) {
 	runtime.GC()
+	s.settle(ctx, 15*time.Second)
 	s.resetPeak()
 	cpu0, err := s.cpu()
 	if err != nil {
