@@ -79,11 +79,7 @@ func goodputBound(a, r time.Duration, k float64) float64 {
 // startRefusals starts this program (self) as the refusal server (-serve-refusals) on the
 // servers' CPUs.
 func startRefusals(ctx context.Context, wrap func([]string) []string, self, work string) (*server, error) {
-	grpcAddr, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	httpAddr, err := freePort()
+	grpcAddr, httpAddr, err := freePorts()
 	if err != nil {
 		return nil, err
 	}

@@ -53,13 +53,19 @@ func (s *server) counter(name string) float64 {
 	return 0
 }
 
-func freePort() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
+// freePorts returns a free loopback address for a server's gRPC port and one for its HTTP port.
+func freePorts() (grpcAddr, httpAddr string, err error) {
+	var addrs [2]string
+	for i := range addrs {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return "", "", err
+		}
+		// Both stay open until both are chosen, so the two differ.
+		defer l.Close()
+		addrs[i] = l.Addr().String()
 	}
-	defer l.Close()
-	return l.Addr().String(), nil
+	return addrs[0], addrs[1], nil
 }
 
 // start runs argv with stdout discarded and stderr to errFile, and waits until readyURL

@@ -29,11 +29,7 @@ func audience(server string) string { return publicURL + "/mcp/" + server }
 // startGatehouse writes a config for `gatehouse authz` (policy from policyDir, decision
 // logs to a discarded stdout at info level, denials as HTTP statuses) and starts it.
 func startGatehouse(ctx context.Context, wrap func([]string) []string, bin, policyDir, work, issuerURL string) (*server, error) {
-	grpcAddr, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	httpAddr, err := freePort()
+	grpcAddr, httpAddr, err := freePorts()
 	if err != nil {
 		return nil, err
 	}
@@ -70,11 +66,7 @@ func startOPA(ctx context.Context, wrap func([]string) []string, bin, policyDir,
 	if err := layoutOPA(dir, policyDir, iss); err != nil {
 		return nil, err
 	}
-	grpcAddr, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	httpAddr, err := freePort()
+	grpcAddr, httpAddr, err := freePorts()
 	if err != nil {
 		return nil, err
 	}
