@@ -94,8 +94,12 @@ func Main(version string, args []string, stdout, stderr io.Writer) int {
 	}
 	// A lazy client: the adapter serves (and /readyz says "not ready") while Temporal is
 	// unreachable, and connects on the first call that needs it.
+	icpts, err := temporalx.Interceptors()
+	if err != nil {
+		return fail(err)
+	}
 	tc, err := client.NewLazyClient(client.Options{HostPort: *address, Namespace: *namespace,
-		Logger: temporalx.NewLogger(log), ConnectionOptions: client.ConnectionOptions{TLS: tlsCfg}})
+		Logger: temporalx.NewLogger(log), ConnectionOptions: client.ConnectionOptions{TLS: tlsCfg}, Interceptors: icpts})
 	if err != nil {
 		return fail(fmt.Errorf("temporal client: %w", err))
 	}

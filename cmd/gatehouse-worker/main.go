@@ -16,6 +16,8 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/workflows/worker"
 )
 
+var version = "dev"
+
 func main() {
-	os.Exit(worker.Main(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(worker.Main(version, os.Args[1:], os.Stdout, os.Stderr))
 }

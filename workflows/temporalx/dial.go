@@ -43,12 +43,17 @@ func Dial(ctx context.Context, o Options) (client.Client, error) {
 	if o.MaxBackoff <= 0 {
 		o.MaxBackoff = 10 * time.Second
 	}
+	icpts, err := Interceptors()
+	if err != nil {
+		return nil, err
+	}
 	opts := client.Options{
 		HostPort:          o.Address,
 		Namespace:         o.Namespace,
 		Identity:          o.Identity,
 		Logger:            NewLogger(o.Log),
 		ConnectionOptions: client.ConnectionOptions{TLS: o.TLS},
+		Interceptors:      icpts,
 	}
 	wait := 200 * time.Millisecond
 	for attempt := 1; ; attempt++ {

@@ -19,6 +19,7 @@ import (
 	"github.com/gatehouse-mcp/gatehouse/adapters/kit"
 	"github.com/gatehouse-mcp/gatehouse/internal/ecslog"
 	"github.com/gatehouse-mcp/gatehouse/internal/memlimit"
+	"github.com/gatehouse-mcp/gatehouse/internal/tracing"
 	"github.com/gatehouse-mcp/gatehouse/workflows/deploy"
 	"github.com/gatehouse-mcp/gatehouse/workflows/temporalx"
 )
@@ -33,7 +34,7 @@ func env(name, def string) string {
 // Main runs the worker process with command-line flags (each with an environment default)
 // until SIGINT or SIGTERM. It returns the process's exit code: 0, 1 for a failure, 2 for
 // bad flags.
-func Main(args []string, stdout, stderr io.Writer) int {
+func Main(version string, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("gatehouse-worker", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	address := fs.String("temporal-address", env("TEMPORAL_ADDRESS", "localhost:7233"), "Temporal frontend host:port (TEMPORAL_ADDRESS)")
@@ -78,6 +79,12 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "gatehouse-worker: --catalyst-center-url (CATALYST_CENTER_URL) and --servicenow-url (SERVICENOW_URL) are required")
 		return 2
 	}
+	// Before Temporal is dialled: the client's tracing interceptor is chosen then.
+	endTracing, err := tracing.Setup(context.Background(), "gatehouse-worker", version, log)
+	if err != nil {
+		return fail(err)
+	}
+	defer tracing.Stop(endTracing, log)
 	ttls, err := temporalx.TLSFiles(*tlsCA, *tlsCert, *tlsKey, *tlsName)
 	if err != nil {
 		return fail(err)

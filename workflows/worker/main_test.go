@@ -23,7 +23,7 @@ func TestMainFlags(t *testing.T) {
 		{[]string{"--log-level", "loud"}, 2, "log level"},
 	} {
 		var out, errb bytes.Buffer
-		if code := worker.Main(tc.args, &out, &errb); code != tc.code || !strings.Contains(errb.String(), tc.want) {
+		if code := worker.Main("test", tc.args, &out, &errb); code != tc.code || !strings.Contains(errb.String(), tc.want) {
 			t.Errorf("%v: exit %d, %q; want %d, %q", tc.args, code, errb.String(), tc.code, tc.want)
 		}
 	}
