@@ -44,18 +44,16 @@ func ServeRefusals(ctx context.Context, grpcLis, httpLis net.Listener) error {
 	errc := make(chan error, 2)
 	go func() { errc <- g.Serve(grpcLis) }()
 	go func() { errc <- hs.Serve(httpLis) }()
+	var err error
 	select {
 	case <-ctx.Done():
-	case err := <-errc:
-		g.Stop()
-		_ = hs.Close()
-		return err
+	case err = <-errc: // a server stopped on its own
 	}
 	g.Stop()
-	if err := hs.Close(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
+	if cerr := hs.Close(); err == nil && cerr != nil && !errors.Is(cerr, http.ErrServerClosed) {
+		err = cerr
 	}
-	return nil
+	return err
 }
 
 // refuser is never reached: the tap refuses every Check first.
@@ -119,11 +117,7 @@ func floor(ctx context.Context, o Options, wrap func([]string) []string, reused 
 				acc = &r
 				continue
 			}
-			acc.Elapsed += r.Elapsed
-			acc.CPU += r.CPU
-			acc.Sent += r.Sent
-			acc.Sending += r.Sending
-			acc.add(r.tally)
+			acc.pool(r)
 		}
 		if acc.Allowed+acc.Denied+acc.Errors > 0 || acc.Refused == 0 {
 			return fmt.Errorf("the refusal server answered other than refusing: %+v", acc.tally)

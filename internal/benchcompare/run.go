@@ -73,6 +73,21 @@ type Result struct {
 	tally
 }
 
+// pool adds another round's figures to r: times, CPU and counts add up, memory and the
+// service p99 keep the highest.
+func (r *Result) pool(o Result) {
+	r.Elapsed += o.Elapsed
+	r.CPU += o.CPU
+	r.Peak = max(r.Peak, o.Peak)
+	r.RSS = max(r.RSS, o.RSS)
+	r.ServerRefused += o.ServerRefused
+	r.ClientCPU += o.ClientCPU
+	r.Sent += o.Sent
+	r.Sending += o.Sending
+	r.ServiceP99 = max(r.ServiceP99, o.ServiceP99)
+	r.add(o.tally)
+}
+
 func (r Result) rate() float64 { return float64(r.answered()) / r.Elapsed.Seconds() }
 
 func (r Result) cpuPerCheck() time.Duration {
@@ -202,17 +217,7 @@ func Run(ctx context.Context, o Options) error {
 					res[s.Name] = &r
 					continue
 				}
-				acc := res[s.Name]
-				acc.Elapsed += r.Elapsed
-				acc.CPU += r.CPU
-				acc.Peak = max(acc.Peak, r.Peak)
-				acc.RSS = max(acc.RSS, r.RSS)
-				acc.ServerRefused += r.ServerRefused
-				acc.ClientCPU += r.ClientCPU
-				acc.Sent += r.Sent
-				acc.Sending += r.Sending
-				acc.ServiceP99 = max(acc.ServiceP99, r.ServiceP99)
-				acc.add(r.tally)
+				res[s.Name].pool(r)
 			}
 		}
 		for _, name := range []string{"gatehouse", "opa"} {
